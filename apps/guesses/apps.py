@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GuessesConfig(AppConfig):
+    name = "apps.guesses"
+    label = "guesses"

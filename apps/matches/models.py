@@ -1,0 +1,165 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from apps.common.models import TimeStampedModel
+
+
+class Tournament(TimeStampedModel):
+    class Status(models.TextChoices):
+        UPCOMING = "upcoming", "Upcoming"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+
+    class CountedResult(models.TextChoices):
+        REGULAR = "regular", "After regular time"
+        EXTRA_TIME = "extra_time", "After extra time (when played)"
+
+    name = models.CharField(max_length=128)
+    slug = models.SlugField(max_length=64, unique=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPCOMING)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="Applied to provider kickoff times that carry no offset."
+    )
+
+    # Scoring settings (SCORING.md). Changing them after the start re-settles the tournament.
+    points_exact = models.PositiveSmallIntegerField(default=4, validators=[MaxValueValidator(100)])
+    points_goal_difference = models.PositiveSmallIntegerField(default=3, validators=[MaxValueValidator(100)])
+    points_outcome = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(100)])
+    counted_result = models.CharField(max_length=16, choices=CountedResult.choices, default=CountedResult.REGULAR)
+    lock_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(7 * 24 * 60)], help_text="Guesses lock this many minutes before kickoff."
+    )
+
+    class Meta:
+        ordering = ["-starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_exact__gte=models.F("points_goal_difference"))
+                & Q(points_goal_difference__gte=models.F("points_outcome")),
+                name="tournament_points_ordered",
+                violation_error_message="Points must satisfy exact >= goal difference >= outcome.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(starts_at__isnull=True) | Q(ends_at__gte=models.F("starts_at")),
+                name="tournament_ends_after_start",
+                violation_error_message="A tournament cannot end before it starts.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Round(models.Model):
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="rounds")
+    name = models.CharField(max_length=128)
+    name_key = models.CharField(max_length=128, editable=False, help_text="Case- and accent-folded name.")
+    order = models.PositiveIntegerField(default=0)
+    multiplier = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(10)])
+
+    class Meta:
+        ordering = ["tournament_id", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "name_key"], name="round_unique_name_per_tournament"),
+            models.CheckConstraint(condition=Q(multiplier__gte=1), name="round_multiplier_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(models.Model):
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=128)
+    name_key = models.CharField(max_length=128, editable=False, help_text="Case- and accent-folded name.")
+    code = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        ordering = ["tournament_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "name_key"], name="team_unique_name_per_tournament"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Match(TimeStampedModel):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        LIVE = "live", "Live"
+        FINISHED = "finished", "Finished"
+        POSTPONED = "postponed", "Postponed"
+        CANCELLED = "cancelled", "Cancelled"
+        ABANDONED = "abandoned", "Abandoned"
+
+    VOID_STATUSES = (Status.CANCELLED, Status.ABANDONED)
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="matches")
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="matches")
+    home_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    away_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    kickoff_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+
+    # Regular time (90 minutes plus stoppage), extra time (cumulative), penalties.
+    home_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    away_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    home_score_et = models.PositiveSmallIntegerField(null=True, blank=True)
+    away_score_et = models.PositiveSmallIntegerField(null=True, blank=True)
+    home_penalties = models.PositiveSmallIntegerField(null=True, blank=True)
+    away_penalties = models.PositiveSmallIntegerField(null=True, blank=True)
+    result_version = models.PositiveIntegerField(
+        default=0, help_text="Increases each time the finished result changes."
+    )
+
+    provider = models.CharField(max_length=32, blank=True)
+    external_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["kickoff_at", "id"]
+        verbose_name_plural = "matches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "external_id"],
+                condition=~Q(external_id=""),
+                name="match_unique_provider_external_id",
+            ),
+            models.CheckConstraint(condition=~Q(home_team=models.F("away_team")), name="match_distinct_teams"),
+        ]
+        indexes = [models.Index(fields=["tournament", "kickoff_at"], name="match_tournament_kickoff")]
+
+    def __str__(self) -> str:
+        return f"{self.home_team} - {self.away_team}"
+
+    def counted_score(self) -> tuple[int, int] | None:
+        """The result that guesses are scored against (SCORING.md "Which result counts")."""
+        if self.home_score is None or self.away_score is None:
+            return None
+        if (
+            self.tournament.counted_result == Tournament.CountedResult.EXTRA_TIME
+            and self.home_score_et is not None
+            and self.away_score_et is not None
+        ):
+            return (self.home_score_et, self.away_score_et)
+        return (self.home_score, self.away_score)
+
+
+class Participation(models.Model):
+    """A member taking part in a tournament: joined explicitly or by a first guess."""
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="participations")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "tournament"], name="participation_unique_member_tournament")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} in {self.tournament}"

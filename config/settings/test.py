@@ -1,0 +1,21 @@
+"""The test suite: real PostgreSQL and Redis, by default the local ones."""
+
+import os
+
+# The suite runs against the real services, by default the local ones on their
+# standard ports; the environment overrides them.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scoreboard")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+from .base import *  # noqa: E402,F401,F403
+from .base import DATABASES, env  # noqa: E402
+
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_scoreboard")}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env("THROTTLE_ANON", default="100000/min"),
+    "user": env("THROTTLE_USER", default="100000/min"),
+    "auth": env("THROTTLE_AUTH", default="100000/min"),
+}

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common.apis import HealthApi, ReadyApi
+
+api_v1 = [
+    path("", include("apps.members.urls")),
+    path("", include("apps.matches.urls")),
+    path("", include("apps.guesses.urls")),
+    path("", include("apps.leaderboards.urls")),
+    path("", include("apps.ingestion.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("healthz", HealthApi.as_view(), name="healthz"),
+    path("readyz", ReadyApi.as_view(), name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+]
