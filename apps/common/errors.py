@@ -7,9 +7,11 @@ Every error other than a validation failure answers
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,10 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code, headers=exc.headers)
 
-    if isinstance(exc, Http404):
+    if isinstance(exc, DjangoValidationError):
+        # Model and password validators raised from services answer the same field map as serializers.
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -90,11 +95,12 @@ def exception_handler(exc, context):
     else:
         message = str(detail)
     code = getattr(detail, "code", None) if not isinstance(detail, (list, dict)) else None
+    if isinstance(detail, dict) and "code" in detail:
+        # simplejwt's InvalidToken carries its code inside a dict detail.
+        code = str(detail["code"])
     if isinstance(exc, exceptions.Throttled):
         code = "throttled"
     elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         code = code if code in {"token_not_valid", "authentication_failed"} else "not_authenticated"
-    elif isinstance(detail, dict) and "code" in detail:
-        code = str(detail["code"])
     response.data = {"detail": message, "code": code or _DEFAULT_CODES.get(response.status_code, "error")}
     return response

@@ -1,0 +1,62 @@
+"""Serializer fields shared by every app."""
+
+from datetime import date, datetime, time
+from datetime import timezone as dt_timezone
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import serializers
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must arrive as a JSON integer.
+
+    DRF's IntegerField also takes "1", 1.0 and true; a score is never any of
+    those, and accepting them would hide client bugs.
+    """
+
+    default_error_messages = {"invalid": "A whole number is required (a JSON integer, not a string or a decimal)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class DayOrDateTimeField(serializers.Field):
+    """A query bound given as a day (`2026-06-11`) or an instant (`2026-06-11T18:00:00Z`).
+
+    A day is a whole UTC day: as a lower bound it starts at 00:00, as an upper
+    bound it includes the entire day.
+    """
+
+    default_error_messages = {
+        "invalid": "Use a date (YYYY-MM-DD) or an ISO 8601 date-time such as 2026-06-11T18:00:00Z.",
+    }
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs):
+        self.end_of_day = end_of_day
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            day = parse_date(data)
+            moment = None if day else parse_datetime(data)
+        except ValueError:
+            self.fail("invalid")
+        if day is not None:
+            return self._day_bound(day)
+        if moment is None:
+            self.fail("invalid")
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=dt_timezone.utc)
+        return moment
+
+    def _day_bound(self, day: date) -> datetime:
+        # Both bounds stay inclusive: an upper bound is the day's last microsecond.
+        return datetime.combine(day, time.max if self.end_of_day else time.min, tzinfo=dt_timezone.utc)
+
+    def to_representation(self, value):
+        return value.isoformat()

@@ -1,0 +1,89 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from apps.common.errors import ApplicationError
+from apps.common.throttles import SettingsScopedRateThrottle
+from apps.members.serializers import (
+    LogoutInputSerializer,
+    MeOutputSerializer,
+    MeUpdateInputSerializer,
+    RegisteredMemberSerializer,
+    RegisterInputSerializer,
+)
+from apps.members.services import member_logout, member_register, member_update
+
+
+class AuthThrottled:
+    """Credential endpoints share one tight rate ("auth") so guessing passwords stays slow.
+
+    They also ignore any Authorization header: a stale access token must not
+    stop a member from signing in, refreshing or signing out.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [SettingsScopedRateThrottle]
+    throttle_scope = "auth"
+
+
+class RegisterApi(AuthThrottled, APIView):
+    @extend_schema(
+        operation_id="auth_register",
+        request=RegisterInputSerializer,
+        responses={201: RegisteredMemberSerializer, 400: OpenApiResponse(description="Taken username or weak password.")},
+    )
+    def post(self, request):
+        serializer = RegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = member_register(**serializer.validated_data)
+        return Response(RegisteredMemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(AuthThrottled, TokenObtainPairView):
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            raise ApplicationError(
+                "invalid_credentials",
+                "No active member matches this username and password.",
+                status_code=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": self.get_authenticate_header(request)},
+            ) from None
+
+
+class TokenRefreshApi(AuthThrottled, TokenRefreshView):
+    pass
+
+
+class LogoutApi(AuthThrottled, APIView):
+    @extend_schema(
+        operation_id="auth_logout",
+        request=LogoutInputSerializer,
+        responses={205: OpenApiResponse(description="The refresh token no longer works.")},
+    )
+    def post(self, request):
+        serializer = LogoutInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member_logout(refresh=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="me_read", responses=MeOutputSerializer)
+    def get(self, request):
+        return Response(MeOutputSerializer(request.user).data)
+
+    @extend_schema(operation_id="me_update", request=MeUpdateInputSerializer, responses=MeOutputSerializer)
+    def patch(self, request):
+        serializer = MeUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = member_update(member=request.user, **serializer.validated_data)
+        return Response(MeOutputSerializer(member).data)
