@@ -4,6 +4,8 @@ import logging
 
 from django.conf import settings
 from django.db import connection
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +20,7 @@ class HealthApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = []
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response({"status": "ok"})
 
@@ -53,6 +56,7 @@ class ReadyApi(APIView):
 
     checks = (("database", _check_database), ("redis", _check_redis), ("broker", _check_broker))
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         for name, check in self.checks:
             try:

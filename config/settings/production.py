@@ -1,6 +1,8 @@
 """Production: every secret and host comes from the environment.
 
-Refuses to start without SECRET_KEY, with DEBUG on, or without ALLOWED_HOSTS.
+Refuses to start without SECRET_KEY, with DEBUG on, without ALLOWED_HOSTS or
+without DATABASE_URL (a production process must never fall back to the
+embedded SQLite file).
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -17,6 +19,10 @@ DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production, e.g. ALLOWED_HOSTS=scores.example.com.")
+if not env("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be set in production, e.g. DATABASE_URL=postgres://user:password@db:5432/scoreboard."
+    )
 SIMPLE_JWT["SIGNING_KEY"] = env("JWT_SIGNING_KEY", default=SECRET_KEY)  # noqa: F405
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -33,3 +39,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload is a one-way commitment of the whole domain and its
+    # subdomains to HTTPS in browsers' built-in lists, which takes months to
+    # undo; the operator opts in with SECURE_HSTS_PRELOAD=true once the domain
+    # is ready. HSTS itself (W004) stays on and checked.
+    "security.W021",
+]
