@@ -5,6 +5,8 @@ from datetime import timezone as dt_timezone
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -23,6 +25,7 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class DayOrDateTimeField(serializers.Field):
     """A query bound given as a day (`2026-06-11`) or an instant (`2026-06-11T18:00:00Z`).
 

@@ -1,1 +1,17 @@
-urlpatterns = []
+from django.urls import path
+
+from apps.matches.apis import (
+    MatchDetailApi,
+    TournamentDetailApi,
+    TournamentJoinApi,
+    TournamentListApi,
+    TournamentMatchListApi,
+)
+
+urlpatterns = [
+    path("tournaments", TournamentListApi.as_view(), name="tournament-list"),
+    path("tournaments/<int:tournament_id>", TournamentDetailApi.as_view(), name="tournament-detail"),
+    path("tournaments/<int:tournament_id>/join", TournamentJoinApi.as_view(), name="tournament-join"),
+    path("tournaments/<int:tournament_id>/matches", TournamentMatchListApi.as_view(), name="tournament-matches"),
+    path("matches/<int:match_id>", MatchDetailApi.as_view(), name="match-detail"),
+]

@@ -1,0 +1,58 @@
+"""Reads about tournaments, rounds and matches."""
+
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from apps.common.errors import NotFound
+from apps.matches.models import Match, Round, Tournament
+
+
+def tournament_list() -> QuerySet[Tournament]:
+    return Tournament.objects.order_by("-starts_at", "id")
+
+
+def tournament_get(*, tournament_id: int, with_rounds: bool = False) -> Tournament:
+    queryset = Tournament.objects.all()
+    if with_rounds:
+        queryset = queryset.prefetch_related(Prefetch("rounds", queryset=Round.objects.order_by("order", "id")))
+    tournament = queryset.filter(pk=tournament_id).first()
+    if tournament is None:
+        raise NotFound("tournament_not_found", "No tournament has this id.")
+    return tournament
+
+
+def _matches() -> QuerySet[Match]:
+    # Every field a match answer shows, in one query: the counted result and
+    # the lock need the tournament, the answer names both teams.
+    return Match.objects.select_related("tournament", "home_team", "away_team")
+
+
+def match_list(
+    *,
+    tournament_id: int,
+    round_id: int | None = None,
+    status: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> QuerySet[Match]:
+    """The matches of a tournament in kickoff order; raises NotFound for an unknown tournament."""
+    if not Tournament.objects.filter(pk=tournament_id).exists():
+        raise NotFound("tournament_not_found", "No tournament has this id.")
+    queryset = _matches().filter(tournament_id=tournament_id)
+    if round_id is not None:
+        queryset = queryset.filter(round_id=round_id)
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    if date_from is not None:
+        queryset = queryset.filter(kickoff_at__gte=date_from)
+    if date_to is not None:
+        queryset = queryset.filter(kickoff_at__lte=date_to)
+    return queryset.order_by("kickoff_at", "id")
+
+
+def match_get(*, match_id: int) -> Match:
+    match = _matches().filter(pk=match_id).first()
+    if match is None:
+        raise NotFound("match_not_found", "No match has this id.")
+    return match
