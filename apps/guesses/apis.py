@@ -1,0 +1,78 @@
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.pagination import LimitOffsetPagination, paginated_response
+from apps.guesses.selectors import guess_get, guess_list_for_match, guess_list_for_member
+from apps.guesses.serializers import (
+    GuessInputSerializer,
+    GuessOutputSerializer,
+    MatchGuessOutputSerializer,
+    MyGuessFilterSerializer,
+)
+from apps.guesses.services import guess_submit
+
+
+class MatchGuessApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="matches_guess_read", responses=GuessOutputSerializer)
+    def get(self, request, match_id: int):
+        guess = guess_get(match_id=match_id, member_id=request.user.pk)
+        return Response(GuessOutputSerializer(guess).data)
+
+    @extend_schema(
+        operation_id="matches_guess_put",
+        request=GuessInputSerializer,
+        responses={
+            200: GuessOutputSerializer,
+            201: GuessOutputSerializer,
+            409: OpenApiResponse(description="match_locked: the guess window has closed."),
+        },
+    )
+    def put(self, request, match_id: int):
+        serializer = GuessInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        guess, created = guess_submit(member_id=request.user.pk, match_id=match_id, **serializer.validated_data)
+        return Response(
+            GuessOutputSerializer(guess).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class MatchGuessListApi(APIView):
+    permission_classes = [IsAuthenticated]
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(
+        operation_id="matches_guesses_list",
+        responses={
+            200: MatchGuessOutputSerializer(many=True),
+            403: OpenApiResponse(description="match_not_locked: guesses are hidden until the match locks."),
+        },
+    )
+    def get(self, request, match_id: int):
+        guesses = guess_list_for_match(match_id=match_id, now=timezone.now())
+        return paginated_response(
+            queryset=guesses, serializer_class=MatchGuessOutputSerializer, request=request, view=self
+        )
+
+
+class MyGuessListApi(APIView):
+    permission_classes = [IsAuthenticated]
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(
+        operation_id="me_guesses_list", parameters=[MyGuessFilterSerializer], responses=GuessOutputSerializer(many=True)
+    )
+    def get(self, request):
+        filters = MyGuessFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        guesses = guess_list_for_member(
+            member_id=request.user.pk,
+            tournament_id=filters.validated_data.get("tournament"),
+            round_id=filters.validated_data.get("round"),
+        )
+        return paginated_response(queryset=guesses, serializer_class=GuessOutputSerializer, request=request, view=self)

@@ -1,0 +1,43 @@
+from rest_framework import serializers
+
+from apps.common.serializers import StrictIntegerField
+from apps.guesses.models import MAX_GOALS, Guess
+from apps.guesses.selectors import guess_points
+from apps.members.serializers import MemberRefSerializer
+
+MAX_ID = 2**63 - 1
+
+
+class GuessInputSerializer(serializers.Serializer):
+    home_goals = StrictIntegerField(min_value=0, max_value=MAX_GOALS)
+    away_goals = StrictIntegerField(min_value=0, max_value=MAX_GOALS)
+
+
+class GuessOutputSerializer(serializers.ModelSerializer):
+    """A guess with its points: null until the match's current result is settled.
+
+    Expects guesses from the selectors (annotated with `settled`, match,
+    tournament and round loaded); a guess without `settled` counts as unsettled.
+    """
+
+    match = serializers.IntegerField(source="match_id")
+    points = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Guess
+        fields = ["match", "home_goals", "away_goals", "points", "updated_at"]
+
+    def get_points(self, guess: Guess) -> int | None:
+        return guess_points(guess=guess, settled=getattr(guess, "settled", False))
+
+
+class MatchGuessOutputSerializer(GuessOutputSerializer):
+    member = MemberRefSerializer()
+
+    class Meta(GuessOutputSerializer.Meta):
+        fields = ["match", "member", "home_goals", "away_goals", "points", "updated_at"]
+
+
+class MyGuessFilterSerializer(serializers.Serializer):
+    tournament = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    round = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
