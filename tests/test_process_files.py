@@ -1,0 +1,72 @@
+"""The Procfile, docker-compose.yml and Dockerfile describe the same four roles with the same commands."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLES = ("web", "worker-settlement", "worker-ingestion", "beat")
+
+_DEFAULTED = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
+
+
+def _resolved(command: str) -> str:
+    """A shell command with each ${NAME:-default} replaced by its default, the way it runs when NAME is unset."""
+    return " ".join(_DEFAULTED.sub(r"\1", command).split())
+
+
+def _procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = _resolved(command)
+    return entries
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_procfile_names_the_release_step_and_the_four_roles():
+    assert set(_procfile()) == {"release", *ROLES}
+
+
+def test_compose_runs_each_procfile_role_with_the_same_command():
+    procfile = _procfile()
+    services = _compose()["services"]
+
+    for role in ROLES:
+        assert _resolved(services[role]["command"]) == procfile[role], role
+
+
+def test_compose_runs_the_release_step_once_before_every_role():
+    services = _compose()["services"]
+
+    assert _resolved(services["migrate"]["command"]) == _procfile()["release"]
+    for role in ROLES:
+        depends = services[role]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", role
+        assert depends["postgres"]["condition"] == "service_healthy", role
+        assert depends["redis"]["condition"] == "service_healthy", role
+
+
+def test_compose_roles_run_production_settings_against_postgres_and_redis():
+    services = _compose()["services"]
+
+    assert {"postgres", "redis"} <= set(services)
+    for role in (*ROLES, "migrate"):
+        environment = services[role]["environment"]
+        assert environment["DJANGO_SETTINGS_MODULE"] == "config.settings.production", role
+        assert environment["DATABASE_URL"].startswith("postgres://"), role
+        assert environment["REDIS_URL"].startswith("redis://redis:"), role
+        assert "SECRET_KEY" in environment, role
+
+
+def test_dockerfile_builds_on_python_311_slim_from_the_pinned_requirements():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
+    assert "pip install --no-cache-dir -r requirements.txt" in dockerfile
+    assert "collectstatic" in dockerfile
