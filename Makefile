@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+REPLAY_SPEED ?= 720
 
 .PHONY: run test install install-dev migrate demo serve check clean
 
@@ -34,7 +35,7 @@ demo: migrate
 
 run: demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
+	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --replay-speed $(REPLAY_SPEED)
 
 test: install-dev
 	$(PY) -m pytest --create-db $(PYTEST_ARGS)
