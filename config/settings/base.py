@@ -145,6 +145,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Live top 10 (apps/leaderboards/live.py) -------------------------------
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
+LIVE_SUBSCRIBER_TTL_SECONDS = env.float("LIVE_SUBSCRIBER_TTL_SECONDS", default=30.0)
+LIVE_POLL_SECONDS = env.float("LIVE_POLL_SECONDS", default=1.0)
+
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
