@@ -28,11 +28,12 @@ def invite_code_new() -> str:
 def _save_with_fresh_code(league: League) -> None:
     # A collision is astronomically unlikely; the unique index still has the
     # last word, so retry with another code rather than fail.
+    update_fields = ["invite_code", "updated_at"] if league.pk else None
     for attempt in range(_CODE_ATTEMPTS):
         league.invite_code = invite_code_new()
         try:
             with transaction.atomic():
-                league.save()
+                league.save(update_fields=update_fields)
             return
         except IntegrityError:
             if attempt == _CODE_ATTEMPTS - 1:
@@ -55,10 +56,16 @@ def league_join(*, member_id: int, invite_code: str) -> League:
     league = League.objects.filter(invite_code=invite_code).first()
     if league is None:
         raise NotFound("invalid_invite_code", "No league has this invite code.")
+    league_member_add(league=league, member_id=member_id)
+    return league_get_for_member(league_id=league.pk, member_id=member_id)
+
+
+def league_member_add(*, league: League, member_id: int) -> LeagueMembership:
+    """Add a member to the league and to its tournament; adding again returns the first membership."""
     with transaction.atomic():
         participation_join(tournament_id=league.tournament_id, member_id=member_id)
-        LeagueMembership.objects.get_or_create(league=league, member_id=member_id)
-    return league_get_for_member(league_id=league.pk, member_id=member_id)
+        membership, _ = LeagueMembership.objects.get_or_create(league=league, member_id=member_id)
+    return membership
 
 
 def _league_locked(*, league_id: int) -> League:
@@ -77,6 +84,14 @@ def league_invite_code_rotate(*, league_id: int, member_id: int) -> League:
             raise Forbidden("not_league_owner", "Only the owner of this league can change its invite code.")
         _save_with_fresh_code(league)
     return league_get_for_member(league_id=league_id, member_id=member_id)
+
+
+def league_invite_code_reset(*, league_id: int) -> League:
+    """Staff's rotation (a leaked code): the same as the owner's, without the owner check."""
+    with transaction.atomic():
+        league = _league_locked(league_id=league_id)
+        _save_with_fresh_code(league)
+    return league
 
 
 def league_member_remove(*, league_id: int, actor_id: int, member_id: int) -> None:
