@@ -207,6 +207,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Tournaments and matches both have a `status`; name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "TournamentStatusEnum": "apps.matches.models.Tournament.Status",
+        "MatchStatusEnum": "apps.matches.models.Match.Status",
+    },
 }
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
