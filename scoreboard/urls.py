@@ -12,6 +12,8 @@ api_v1 = [
     path("", include("apps.ingestion.urls")),
 ]
 
+handler404 = "apps.common.errors.not_found"
+
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

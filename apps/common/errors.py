@@ -104,3 +104,17 @@ def exception_handler(exc, context):
         code = code if code in {"token_not_valid", "authentication_failed"} else "not_authenticated"
     response.data = {"detail": message, "code": code or _DEFAULT_CODES.get(response.status_code, "error")}
     return response
+
+
+def not_found(request, exception=None):
+    """Django's 404 handler: URLs under /api/ answer the API's shape, the rest Django's page.
+
+    A path that matches no route (`/api/v1/matches/abc`) never reaches a DRF view.
+    """
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": "Nothing is found at this address.", "code": "not_found"}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
