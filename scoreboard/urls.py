@@ -22,4 +22,5 @@ urlpatterns = [
     path("readyz", ReadyApi.as_view(), name="readyz"),
     path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
+    path("live/", include("apps.leaderboards.urls_page")),
 ]

@@ -1,0 +1,73 @@
+"""WebSocket: the live top 10 of a tournament or league board (API.md "Live top 10")."""
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from apps.common.errors import ApplicationError
+from apps.leaderboards import live
+
+logger = logging.getLogger(__name__)
+
+# 4000 + the HTTP status the same refusal answers over HTTP.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_UNAVAILABLE = 1011
+
+
+class LeaderboardConsumer(AsyncWebsocketConsumer):
+    """Sends a `snapshot` on connect, then each `update` of the board's top 10.
+
+    A client may send `{"type": "snapshot"}` to get the current top 10 again
+    (after a version gap). Messages come from the process's live hub, which
+    joins the board's group once for all its clients: no channel per client.
+    """
+
+    board_kind = "tournament"
+    channel_layer_alias = None
+    live_transport = "websocket"
+
+    async def connect(self):
+        self.board = None
+        self.live_version = None
+        board = f"{self.board_kind}:{self.scope['url_route']['kwargs']['board_id']}"
+        # Accept first: only an accepted socket can be closed with a 44xx code.
+        await self.accept()
+        token = (parse_qs(self.scope.get("query_string", b"").decode()).get("token") or [None])[0]
+        try:
+            if live.hub().current(board) is None or self.board_kind == "league":
+                await database_sync_to_async(live.board_access_check)(board=board, token=token)
+        except ApplicationError as exc:
+            await self.close(code=4000 + exc.status_code)
+            return
+        try:
+            snapshot = await live.hub().attach(board, self)
+        except Exception:
+            logger.exception("live board %s could not be loaded", board)
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
+        self.board = board
+        await self.send(text_data=snapshot.text)
+
+    async def disconnect(self, code):
+        if self.board is not None:
+            live.hub().detach(self.board, self)
+            self.board = None
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("type") == "snapshot" and self.board is not None:
+            snapshot = live.hub().current(self.board)
+            if snapshot is not None:
+                self.live_version = snapshot.version
+                await self.send(text_data=snapshot.text)
+
+    async def live_send(self, frame: live.Frame) -> None:
+        await self.send(text_data=frame.text)

@@ -1,0 +1,109 @@
+"""Server-Sent Events: the live top 10 of a board over plain HTTP (API.md "Live top 10").
+
+Async views: on daphne each open stream is a coroutine waiting on a queue,
+not a thread. Events are named `snapshot` and `update`; `id:` is the board
+version; a reconnecting client's Last-Event-ID equal to the current version
+gets no snapshot, only the next update. A comment line goes out every
+LIVE_HEARTBEAT_SECONDS so proxies keep an idle stream open.
+"""
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http import JsonResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from apps.common.errors import ApplicationError
+from apps.leaderboards import live
+
+logger = logging.getLogger(__name__)
+
+# A client this many messages behind is cut off; it reconnects and resumes
+# from a snapshot instead of the process buffering for it without bound.
+MAX_BACKLOG = 64
+
+
+class _SseClient:
+    live_transport = "sse"
+
+    def __init__(self):
+        self.live_version: int | None = None
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.overflowed = False
+
+    async def live_send(self, frame: live.Frame) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= MAX_BACKLOG:
+            self.overflowed = True
+            self.queue.put_nowait(None)
+            return
+        self.queue.put_nowait(frame)
+
+
+def _token(request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.GET.get("token") or None
+
+
+def _error(exc: ApplicationError) -> JsonResponse:
+    response = JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.status_code)
+    if exc.status_code == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+async def _events(request, board: str):
+    try:
+        await database_sync_to_async(live.board_access_check)(board=board, token=_token(request))
+    except ApplicationError as exc:
+        return _error(exc)
+    response = StreamingHttpResponse(
+        _stream(board, request.headers.get("Last-Event-ID")), content_type="text/event-stream; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    # nginx and similar proxies buffer responses unless told not to.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _stream(board: str, last_event_id: str | None):
+    hub = live.hub()
+    client = _SseClient()
+    heartbeat = float(getattr(settings, "LIVE_HEARTBEAT_SECONDS", 15.0))
+    try:
+        # Sent before anything can fail, so the client sees the stream open.
+        yield "retry: 2000\n\n"
+        try:
+            snapshot = await hub.attach(board, client)
+        except Exception:
+            logger.exception("live board %s could not be loaded", board)
+            return
+        if last_event_id is None or last_event_id.strip() != str(snapshot.version):
+            yield snapshot.sse
+        while True:
+            try:
+                frame = await asyncio.wait_for(client.queue.get(), timeout=heartbeat)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if frame is None:
+                return
+            yield frame.sse
+    finally:
+        hub.detach(board, client)
+
+
+@require_GET
+async def tournament_leaderboard_events(request, tournament_id: int):
+    return await _events(request, f"tournament:{tournament_id}")
+
+
+@require_GET
+async def league_leaderboard_events(request, league_id: int):
+    return await _events(request, f"league:{league_id}")

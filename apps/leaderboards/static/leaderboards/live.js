@@ -1,0 +1,314 @@
+// The live top 10: pick a board, receive its snapshot, animate each update.
+// Plain script, no build step; it talks to the public API like any client.
+(function () {
+  "use strict";
+
+  var $ = function (id) { return document.getElementById(id); };
+  var params = new URLSearchParams(location.search);
+  var store = window.sessionStorage;
+
+  var state = {
+    board: null,        // "tournament:3" or "league:7"
+    title: "",
+    version: null,      // version of what is on screen
+    rows: [],
+    transport: params.get("transport") === "sse" ? "sse" : "websocket",
+    conn: null,         // the open WebSocket or EventSource
+    attempt: 0,         // reconnect attempts since the last snapshot
+    timer: null,
+    access: store.getItem("scoreboard.access"),
+    refresh: store.getItem("scoreboard.refresh"),
+  };
+
+  // --- API -----------------------------------------------------------------
+
+  function api(path, options) {
+    options = options || {};
+    var headers = { "Accept": "application/json" };
+    if (options.body) headers["Content-Type"] = "application/json";
+    if (options.auth && state.access) headers["Authorization"] = "Bearer " + state.access;
+    return fetch(path, { method: options.method || "GET", headers: headers, body: options.body ? JSON.stringify(options.body) : undefined })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok) { var error = new Error(data.detail || ("HTTP " + response.status)); error.status = response.status; throw error; }
+          return data;
+        });
+      });
+  }
+
+  function results(data) { return Array.isArray(data) ? data : (data.results || []); }
+
+  function saveTokens(access, refresh) {
+    state.access = access || null;
+    state.refresh = refresh || null;
+    access ? store.setItem("scoreboard.access", access) : store.removeItem("scoreboard.access");
+    refresh ? store.setItem("scoreboard.refresh", refresh) : store.removeItem("scoreboard.refresh");
+  }
+
+  function refreshAccess() {
+    if (!state.refresh) return Promise.reject(new Error("no refresh token"));
+    return api("/api/v1/auth/token/refresh", { method: "POST", body: { refresh: state.refresh } })
+      .then(function (data) { saveTokens(data.access, data.refresh || state.refresh); });
+  }
+
+  // --- choosing a board ----------------------------------------------------
+
+  function loadTournaments() {
+    return api("/api/v1/tournaments?limit=100").then(function (data) {
+      var select = $("tournament");
+      select.innerHTML = "";
+      select.appendChild(new Option("—", ""));
+      results(data).forEach(function (t) { select.appendChild(new Option(t.name, String(t.id))); });
+      return results(data);
+    }).catch(function () { $("tournament").innerHTML = "<option value=''>Tournaments unavailable</option>"; return []; });
+  }
+
+  function loadLeagues() {
+    var select = $("league");
+    if (!state.access) return Promise.resolve([]);
+    return api("/api/v1/me/leagues", { auth: true }).then(function (data) {
+      select.innerHTML = "";
+      select.appendChild(new Option("—", ""));
+      results(data).forEach(function (l) { select.appendChild(new Option(l.name, String(l.id))); });
+      select.disabled = false;
+      return results(data);
+    }).catch(function (error) {
+      if (error.status === 401) return refreshAccess().then(loadLeagues, function () { saveTokens(null, null); return []; });
+      return [];
+    });
+  }
+
+  function choose(board, title) {
+    var kind = board ? board.split(":")[0] : null;
+    $("tournament").value = kind === "tournament" ? board.split(":")[1] : "";
+    $("league").value = kind === "league" ? board.split(":")[1] : "";
+    var query = new URLSearchParams();
+    if (board) query.set(kind, board.split(":")[1]);
+    if (state.transport === "sse") query.set("transport", "sse");
+    history.replaceState(null, "", location.pathname + (query.toString() ? "?" + query : ""));
+    connect(board, title);
+  }
+
+  // --- connecting ------------------------------------------------------------
+
+  function setStatus(name, text) {
+    var status = $("status");
+    status.dataset.state = name;
+    status.textContent = text || name;
+  }
+
+  function disconnect() {
+    clearTimeout(state.timer);
+    state.timer = null;
+    var conn = state.conn;
+    state.conn = null;
+    if (conn) { conn.onclose = conn.onerror = conn.onmessage = null; conn.close(); }
+  }
+
+  function connect(board, title) {
+    disconnect();
+    if (board !== state.board) {
+      state.board = board;
+      state.title = title || board || "";
+      state.version = null;
+      state.attempt = 0;
+      render([], []);
+    }
+    $("board-title").textContent = state.title || "No board chosen";
+    if (!board) { setStatus("idle"); return; }
+    setStatus(state.attempt ? "reconnecting" : "connecting");
+    var kind = board.split(":")[0], id = board.split(":")[1];
+    var token = kind === "league" && state.access ? "?token=" + encodeURIComponent(state.access) : "";
+    if (state.transport === "sse") openSse("/api/v1/" + kind + "s/" + id + "/leaderboard/events" + token);
+    else openWebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/" + kind + "s/" + id + "/leaderboard/" + token);
+  }
+
+  function openWebSocket(url) {
+    var socket = new WebSocket(url);
+    state.conn = socket;
+    socket.onmessage = function (event) { receive(JSON.parse(event.data)); };
+    socket.onclose = function (event) {
+      if (state.conn !== socket) return;
+      state.conn = null;
+      if (event.code === 4401) {
+        if (state.refresh) { refreshAccess().then(function () { connect(state.board); }, function () { refused("Sign in to watch this league."); }); }
+        else refused("Sign in to watch this league.");
+      } else if (event.code === 4403) refused("Only members of this league can watch it.");
+      else if (event.code === 4404) refused("This board does not exist.");
+      else reconnectLater();
+    };
+  }
+
+  function openSse(url) {
+    var source = new EventSource(url);
+    state.conn = source;
+    var handler = function (event) { receive(JSON.parse(event.data)); };
+    source.addEventListener("snapshot", handler);
+    source.addEventListener("update", handler);
+    source.onerror = function () {
+      if (state.conn !== source) return;
+      // CONNECTING: the browser resumes by itself with Last-Event-ID.
+      if (source.readyState === EventSource.CONNECTING) { setStatus("reconnecting"); return; }
+      state.conn = null;
+      source.close();
+      reconnectLater();
+    };
+  }
+
+  function refused(message) {
+    setStatus("refused", message);
+  }
+
+  function reconnectLater() {
+    state.attempt += 1;
+    // Exponential backoff with jitter, capped: a restarted server is not stampeded.
+    var delay = Math.min(30000, 1000 * Math.pow(2, state.attempt - 1)) * (0.5 + Math.random() / 2);
+    setStatus("reconnecting", "reconnecting in " + Math.ceil(delay / 1000) + " s");
+    clearTimeout(state.timer);
+    state.timer = setTimeout(function () { connect(state.board); }, delay);
+  }
+
+  function requestSnapshot() {
+    if (state.transport === "websocket" && state.conn && state.conn.readyState === WebSocket.OPEN) {
+      state.conn.send(JSON.stringify({ type: "snapshot" }));
+    } else {
+      // A new EventSource sends no Last-Event-ID, so it starts with a snapshot.
+      connect(state.board);
+    }
+  }
+
+  // --- messages --------------------------------------------------------------
+
+  function receive(message) {
+    if (message.board !== state.board) return;
+    if (message.type === "snapshot") {
+      state.version = message.version;
+      state.attempt = 0;
+      setStatus("live");
+      render(message.top, []);
+    } else if (message.type === "update") {
+      if (state.version !== null && message.version <= state.version) return;
+      var gap = state.version === null || (message.previous_version != null && message.previous_version > state.version);
+      if (gap) { requestSnapshot(); return; }
+      state.version = message.version;
+      render(message.top, message.moves || []);
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    }
+  }
+
+  // --- rendering -------------------------------------------------------------
+
+  function cell(text, className) {
+    var td = document.createElement("td");
+    if (className) td.className = className;
+    td.textContent = text;
+    return td;
+  }
+
+  function render(rows, moves) {
+    var tbody = document.querySelector("#board tbody");
+    var before = {};
+    var previous = {};
+    Array.prototype.forEach.call(tbody.rows, function (tr) {
+      before[tr.dataset.memberId] = tr.getBoundingClientRect().top;
+      previous[tr.dataset.memberId] = tr.dataset.points;
+    });
+    var moved = {};
+    moves.forEach(function (m) { moved[m.member_id] = m; });
+
+    tbody.innerHTML = "";
+    rows.forEach(function (row) {
+      var id = String(row.member.id);
+      var tr = document.createElement("tr");
+      tr.dataset.memberId = id;
+      tr.dataset.rank = row.rank;
+      tr.dataset.points = row.points;
+      var badge = cell("", "move");
+      var move = moved[row.member.id];
+      if (move) {
+        var span = document.createElement("span");
+        if (move.old_rank === null) { span.className = "move new"; span.textContent = "new"; }
+        else if (move.old_rank > move.new_rank) { span.className = "move up"; span.textContent = "▲" + (move.old_rank - move.new_rank); }
+        else if (move.old_rank < move.new_rank) { span.className = "move down"; span.textContent = "▼" + (move.new_rank - move.old_rank); }
+        badge.appendChild(span);
+      }
+      tr.appendChild(cell(row.rank, "num rank"));
+      tr.appendChild(badge);
+      tr.appendChild(cell(row.member.display_name, "name"));
+      tr.appendChild(cell(row.points, "num points"));
+      tr.appendChild(cell(row.exact_hits, "num"));
+      tr.appendChild(cell(row.outcome_hits, "num"));
+      if (moves.length && !(id in before)) tr.classList.add("entered");
+      if (id in previous && previous[id] !== String(row.points)) tr.classList.add("changed");
+      tbody.appendChild(tr);
+    });
+
+    // FLIP: start each kept row where it was, then let it slide to its new place.
+    Array.prototype.forEach.call(tbody.rows, function (tr) {
+      var from = before[tr.dataset.memberId];
+      if (from === undefined) return;
+      var delta = from - tr.getBoundingClientRect().top;
+      if (!delta) return;
+      tr.style.transition = "none";
+      tr.style.transform = "translateY(" + delta + "px)";
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          tr.style.transition = "transform 600ms ease";
+          tr.style.transform = "";
+        });
+      });
+    });
+
+    state.rows = rows;
+    $("empty").hidden = rows.length > 0;
+    $("empty").textContent = state.board ? "Nobody on this board yet." : "Pick a tournament or a league.";
+    $("version").textContent = state.version === null ? "" : "version " + state.version;
+  }
+
+  // --- wiring ----------------------------------------------------------------
+
+  $("transport").value = state.transport;
+  $("transport").addEventListener("change", function (event) {
+    state.transport = event.target.value;
+    var board = state.board;
+    state.board = null;
+    choose(board, state.title);
+  });
+  $("tournament").addEventListener("change", function (event) {
+    var option = event.target.selectedOptions[0];
+    choose(event.target.value ? "tournament:" + event.target.value : null, option ? option.textContent : "");
+  });
+  $("league").addEventListener("change", function (event) {
+    var option = event.target.selectedOptions[0];
+    choose(event.target.value ? "league:" + event.target.value : null, option ? option.textContent : "");
+  });
+  $("login").addEventListener("submit", function (event) {
+    event.preventDefault();
+    $("signin-error").hidden = true;
+    api("/api/v1/auth/token", { method: "POST", body: { username: $("username").value, password: $("password").value } })
+      .then(function (data) { saveTokens(data.access, data.refresh); $("password").value = ""; $("signin").open = false; return loadLeagues(); })
+      .catch(function (error) { $("signin-error").textContent = error.message; $("signin-error").hidden = false; });
+  });
+  $("token-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    saveTokens($("token").value.trim(), null);
+    $("token").value = "";
+    loadLeagues();
+  });
+  window.addEventListener("online", function () { if (state.board && !state.conn) connect(state.board); });
+
+  Promise.all([loadTournaments(), loadLeagues()]).then(function (lists) {
+    var tournaments = lists[0], leagues = lists[1];
+    var find = function (list, id) { return list.filter(function (x) { return String(x.id) === id; })[0]; };
+    if (params.get("league")) {
+      var league = find(leagues, params.get("league"));
+      choose("league:" + params.get("league"), league ? league.name : "League " + params.get("league"));
+    } else if (params.get("tournament")) {
+      var tournament = find(tournaments, params.get("tournament"));
+      choose("tournament:" + params.get("tournament"), tournament ? tournament.name : "Tournament " + params.get("tournament"));
+    } else if (tournaments.length) {
+      var running = tournaments.filter(function (t) { return t.status === "running"; })[0] || tournaments[0];
+      choose("tournament:" + running.id, running.name);
+    }
+  });
+})();
