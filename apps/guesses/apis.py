@@ -1,6 +1,7 @@
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +19,8 @@ from apps.guesses.services import guess_submit
 
 class MatchGuessApi(APIView):
     permission_classes = [IsAuthenticated]
+    # Goals must be JSON integers; a form would send every value as a string.
+    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="matches_guess_read", responses=GuessOutputSerializer)
     def get(self, request, match_id: int):

@@ -35,7 +35,10 @@ class RegisterApi(AuthThrottled, APIView):
     @extend_schema(
         operation_id="auth_register",
         request=RegisterInputSerializer,
-        responses={201: RegisteredMemberSerializer, 400: OpenApiResponse(description="Taken username or weak password.")},
+        responses={
+            201: RegisteredMemberSerializer,
+            400: OpenApiResponse(description="Taken username or weak password."),
+        },
     )
     def post(self, request):
         serializer = RegisterInputSerializer(data=request.data)
@@ -62,6 +65,8 @@ class TokenRefreshApi(AuthThrottled, TokenRefreshView):
 
 
 class LogoutApi(AuthThrottled, APIView):
+    """Holding the refresh token is the proof: no access token is needed to give it up."""
+
     @extend_schema(
         operation_id="auth_logout",
         request=LogoutInputSerializer,

@@ -196,7 +196,9 @@ def test_my_guesses_lists_only_mine_with_filters_and_points():
     member = MemberFactory()
     tournament = TournamentFactory()
     group, final = RoundFactory(tournament=tournament), RoundFactory(tournament=tournament)
-    first = GuessFactory(member=member, match=MatchFactory(tournament=tournament, round=group), home_goals=1, away_goals=0)
+    first = GuessFactory(
+        member=member, match=MatchFactory(tournament=tournament, round=group), home_goals=1, away_goals=0
+    )
     second = GuessFactory(member=member, match=MatchFactory(tournament=tournament, round=final))
     elsewhere = GuessFactory(member=member)
     GuessFactory(match=first.match)  # someone else's
@@ -273,3 +275,10 @@ def test_match_guesses_list_members_by_id_with_points_and_pages():
     assert [row["points"] for row in first_page] == [4, 0]
     rest = viewer.get(f"/api/v1/matches/{match.id}/guesses?limit=2&offset=2").json()["results"]
     assert [(row["member"]["id"], row["points"]) for row in rest] == [(members[2].id, 3)]
+
+
+def test_a_form_encoded_guess_answers_415():
+    response = member_client(MemberFactory()).put(
+        _guess_url(MatchFactory()), data="home_goals=1&away_goals=0", content_type="application/x-www-form-urlencoded"
+    )
+    assert_error(response, 415, "unsupported_media_type")

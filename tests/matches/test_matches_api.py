@@ -39,9 +39,15 @@ def test_match_detail_shows_the_regular_time_score_when_that_counts():
 def test_match_detail_shows_the_extra_time_score_when_the_tournament_counts_it():
     tournament = TournamentFactory(counted_result="extra_time")
     match = MatchFactory(
-        tournament=tournament, status=Match.Status.FINISHED, home_score=1, away_score=1, home_score_et=2, away_score_et=1,
-        home_penalties=5, away_penalties=4,
-    )  # fmt: skip
+        tournament=tournament,
+        status=Match.Status.FINISHED,
+        home_score=1,
+        away_score=1,
+        home_score_et=2,
+        away_score_et=1,
+        home_penalties=5,
+        away_penalties=4,
+    )
     body = anonymous_client().get(f"/api/v1/matches/{match.id}").json()
     assert (body["home_score"], body["away_score"]) == (2, 1)
 

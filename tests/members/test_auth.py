@@ -34,14 +34,16 @@ def test_registration_creates_a_member_who_can_sign_in():
 
 
 def test_registration_without_display_name_shows_the_username():
-    response = anonymous_client().post(REGISTER, {"username": "grace", "password": "cobol-compiler-1959"}, format="json")
+    body = {"username": "grace", "password": "cobol-compiler-1959"}
+    response = anonymous_client().post(REGISTER, body, format="json")
     assert response.status_code == 201
     assert response.json()["display_name"] == "grace"
 
 
 def test_registration_with_a_taken_username_answers_a_field_map():
     MemberFactory(username="taken")
-    response = anonymous_client().post(REGISTER, {"username": "taken", "password": "another-long-pass-99"}, format="json")
+    body = {"username": "taken", "password": "another-long-pass-99"}
+    response = anonymous_client().post(REGISTER, body, format="json")
     assert response.status_code == 400
     assert "username" in response.json()
 
@@ -56,7 +58,12 @@ def test_registration_with_a_weak_password_answers_a_field_map(password):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"username": "x"}, {"password": "long-enough-pass"}, {"username": "bad name!", "password": "long-enough-pass"}],
+    [
+        {},
+        {"username": "x"},
+        {"password": "long-enough-pass"},
+        {"username": "bad name!", "password": "long-enough-pass"},
+    ],
 )
 def test_registration_with_missing_or_malformed_fields_answers_a_field_map(body):
     response = anonymous_client().post(REGISTER, body, format="json")
@@ -118,7 +125,8 @@ def test_logout_blacklists_the_refresh_token():
     tokens = _tokens(member.username)
     response = anonymous_client().post(LOGOUT, {"refresh": tokens["refresh"]}, format="json")
     assert response.status_code == 205
-    assert_error(anonymous_client().post(REFRESH, {"refresh": tokens["refresh"]}, format="json"), 401, "token_not_valid")
+    replay = anonymous_client().post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
+    assert_error(replay, 401, "token_not_valid")
 
 
 @pytest.mark.parametrize("body", [{}, {"refresh": ""}, {"refresh": "garbage"}])
