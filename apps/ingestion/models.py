@@ -41,6 +41,10 @@ class Execution(TimeStampedModel):
     )
     provider = models.CharField(max_length=32, choices=Provider.choices)
     source = models.CharField(max_length=1024, blank=True)
+    # What the run was asked for, kept so a retry repeats it exactly even when
+    # the first attempt failed before its tournament existed.
+    tournament_slug = models.SlugField(max_length=64, blank=True)
+    options = models.JSONField(default=dict, blank=True)
     operation = models.CharField(max_length=16, choices=Operation.choices, default=Operation.FULL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     triggered_by = models.ForeignKey(
@@ -55,7 +59,10 @@ class Execution(TimeStampedModel):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "created_at"], name="execution_status")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="execution_status"),
+            models.Index(fields=["tournament", "status"], name="execution_tournament_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.operation} #{self.pk} ({self.status})"

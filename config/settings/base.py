@@ -167,6 +167,30 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# The DatabaseScheduler copies these into django-celery-beat's periodic tasks
+# (admin: Periodic tasks) each time beat starts.
+CELERY_BEAT_SCHEDULE = {
+    "ingestion-poll-live": {
+        "task": "apps.ingestion.tasks.ingestion_poll_live",
+        "schedule": timedelta(seconds=env.int("INGESTION_LIVE_POLL_SECONDS", default=60)),
+        "options": {"queue": "ingestion", "expires": 55},
+    },
+    "ingestion-poll-fixtures": {
+        "task": "apps.ingestion.tasks.ingestion_poll_fixtures",
+        "schedule": timedelta(hours=env.int("INGESTION_FIXTURES_POLL_HOURS", default=6)),
+        "options": {"queue": "ingestion"},
+    },
+}
+
+# --- Ingestion ------------------------------------------------------------
+FOOTBALL_DATA_BASE_URL = env("FOOTBALL_DATA_BASE_URL", default="https://api.football-data.org")
+FOOTBALL_DATA_TOKEN = env("FOOTBALL_DATA_TOKEN", default="")
+INGESTION_HTTP_TIMEOUT = env.float("INGESTION_HTTP_TIMEOUT", default=10.0)
+INGESTION_HTTP_RETRIES = env.int("INGESTION_HTTP_RETRIES", default=3)
+INGESTION_HTTP_BACKOFF = env.float("INGESTION_HTTP_BACKOFF", default=1.0)
+INGESTION_RATE_LIMIT_MAX_WAIT = env.float("INGESTION_RATE_LIMIT_MAX_WAIT", default=65.0)
+# Plain http is refused except to this machine, unless an operator opts in.
+INGESTION_ALLOW_INSECURE_HTTP = env.bool("INGESTION_ALLOW_INSECURE_HTTP", default=False)
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
