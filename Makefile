@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-REPLAY_SPEED ?= 720
+REPLAY_SPEED ?= 1400
 
 .PHONY: run test install install-dev migrate demo serve check clean
 

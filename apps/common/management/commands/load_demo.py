@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.guesses.models import Guess
 from apps.leaderboards.models import League, LeagueMembership
+from apps.leaderboards.services.leagues import league_join
 from apps.matches.models import Match, Tournament
 from apps.matches.services import participation_join
 from apps.members.models import Member
@@ -155,10 +156,10 @@ class Command(BaseCommand):
         offset = target - first[0]
         with transaction.atomic():
             Match.objects.filter(tournament=tournament).update(kickoff_at=F("kickoff_at") + offset)
-            Tournament.objects.filter(pk=tournament.pk, starts_at__isnull=False).update(
-                starts_at=F("starts_at") + offset
+            # Both ends in one statement: the check constraint wants ends_at >= starts_at at every write.
+            Tournament.objects.filter(pk=tournament.pk).update(
+                starts_at=F("starts_at") + offset, ends_at=F("ends_at") + offset
             )
-            Tournament.objects.filter(pk=tournament.pk, ends_at__isnull=False).update(ends_at=F("ends_at") + offset)
         tournament.refresh_from_db()
 
     # --- members ------------------------------------------------------------
@@ -217,16 +218,18 @@ class Command(BaseCommand):
             if len(members) <= owner_index:
                 continue
             owner = members[owner_index]
+            # A fixed invite code, unlike the API's random ones, so the README
+            # can name it and a second load finds the same league.
             league, _ = League.objects.get_or_create(
                 invite_code=code, defaults={"name": name, "tournament": tournaments[slug], "owner": owner}
             )
             # Every n-th member, so leagues overlap the way groups of friends do.
             step = max(1, len(members) // max(1, size))
             chosen = [owner] + [m for m in members[owner_index + 1 :: step] if m.pk != owner.pk][:size]
-            LeagueMembership.objects.bulk_create(
-                [LeagueMembership(league=league, member=member) for member in chosen], ignore_conflicts=True
-            )
-            self.stdout.write(f"  {name}: {league.memberships.count()} members")
+            with transaction.atomic():
+                for member in chosen:
+                    league_join(member_id=member.pk, invite_code=code)
+            self.stdout.write(f"  {name}: {LeagueMembership.objects.filter(league=league).count()} members")
 
     def _load_admin(self) -> str:
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD

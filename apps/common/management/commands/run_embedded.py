@@ -49,8 +49,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replay-speed",
             type=float,
-            default=float(os.environ.get("DEMO_REPLAY_SPEED", "720")),
-            help="How many times faster than real time the 2022 replay plays (default 720: a day in two minutes).",
+            default=float(os.environ.get("DEMO_REPLAY_SPEED", "1400")),
+            help="How many times faster than real time the 2022 replay plays (default 1400: the whole tournament in about half an hour).",
         )
         parser.add_argument("--no-replay", action="store_true", help="Serve only; do not play the replay.")
 

@@ -1,0 +1,95 @@
+"""The demo loader: two tournaments, members who guess, leagues and a staff account, loaded once."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from apps.guesses.models import Guess
+from apps.leaderboards.models import League, LeagueMembership, Standing
+from apps.matches.models import Match, Participation, Tournament
+from apps.members.models import Member
+
+MEMBERS = 12
+
+pytestmark = pytest.mark.django_db
+
+
+def _load(**options) -> str:
+    out = StringIO()
+    call_command("load_demo", members=MEMBERS, stdout=out, **options)
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "members": Member.objects.count(),
+        "tournaments": Tournament.objects.count(),
+        "matches": Match.objects.count(),
+        "participations": Participation.objects.count(),
+        "standings": Standing.objects.count(),
+        "guesses": Guess.objects.count(),
+        "leagues": League.objects.count(),
+        "league_members": LeagueMembership.objects.count(),
+    }
+
+
+def test_demo_loads_both_world_cups_with_members_who_guess_every_open_match():
+    before = timezone.now()
+
+    output = _load()
+
+    world_cup = Tournament.objects.get(slug="world-cup-2026")
+    replay = Tournament.objects.get(slug="world-cup-2022-replay")
+    assert replay.name == "World Cup 2022 (replay)"
+    assert Match.objects.filter(tournament=world_cup).count() == 104
+    assert Match.objects.filter(tournament=replay).count() == 64
+
+    first_kickoff = Match.objects.filter(tournament=world_cup).order_by("kickoff_at").first().kickoff_at
+    assert before + timedelta(minutes=55) <= first_kickoff <= timezone.now() + timedelta(minutes=61)
+
+    demo_members = Member.objects.filter(username__startswith="demo")
+    assert demo_members.count() == MEMBERS
+    assert all(member.display_name for member in demo_members)
+    for tournament in (world_cup, replay):
+        open_matches = Match.objects.filter(
+            tournament=tournament, status=Match.Status.SCHEDULED, kickoff_at__gt=timezone.now()
+        ).count()
+        assert open_matches > 0
+        assert Guess.objects.filter(match__tournament=tournament).count() == MEMBERS * open_matches
+        assert Standing.objects.filter(tournament=tournament, member__in=demo_members).count() == MEMBERS
+        assert Participation.objects.filter(tournament=tournament, member__in=demo_members).count() == MEMBERS
+
+    assert League.objects.filter(tournament=world_cup).count() == 2
+    assert League.objects.filter(tournament=replay).count() == 1
+    for league in League.objects.all():
+        assert league.memberships.filter(member=league.owner).exists()
+
+    admin = Member.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert admin.check_password("scoreboard-demo-admin")
+    assert "scoreboard-demo-admin" in output
+
+
+def test_loading_the_demo_twice_changes_and_duplicates_nothing():
+    _load()
+    counts = _counts()
+    kickoffs = list(Match.objects.order_by("pk").values_list("pk", "kickoff_at"))
+    guesses = list(Guess.objects.order_by("pk").values_list("pk", "home_goals", "away_goals"))
+
+    _load()
+
+    assert _counts() == counts
+    assert list(Match.objects.order_by("pk").values_list("pk", "kickoff_at")) == kickoffs
+    assert list(Guess.objects.order_by("pk").values_list("pk", "home_goals", "away_goals")) == guesses
+
+
+def test_the_demo_admin_password_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "a-chosen-demo-password")
+
+    output = _load()
+
+    assert Member.objects.get(username="admin").check_password("a-chosen-demo-password")
+    assert "a-chosen-demo-password" in output
