@@ -1,0 +1,141 @@
+"""The embedded default end to end: what `make run` serves, with no PostgreSQL or Redis.
+
+Migrates a fresh SQLite file, loads the demo, starts `run_embedded` (daphne and
+the replay feed) on a spare port, then plays a member over HTTP: register, sign
+in, guess a scheduled match, read the guess back. Finally stops the server the
+way Ctrl-C or a process manager would.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTUP_DEADLINE = 60
+STOP_DEADLINE = 20
+
+# The embedded default is what runs when none of these is set.
+_SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "TEST_DATABASE_NAME")
+
+pytestmark = pytest.mark.slow
+
+
+def _spare_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def embedded_env(tmp_path_factory) -> dict[str, str]:
+    workdir = tmp_path_factory.mktemp("embedded")
+    env = {key: value for key, value in os.environ.items() if key not in _SERVICE_VARS}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        # Only the file's location is chosen; it is the same SQLite engine and settings as the default.
+        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
+        STATIC_ROOT=str(workdir / "static"),
+        PYTHONUNBUFFERED="1",
+    )
+    for command in (["migrate", "--noinput", "-v", "0"], ["load_demo", "--members", "20"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        )
+        assert result.returncode == 0, f"{command[0]} failed:\n{result.stdout}\n{result.stderr}"
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(embedded_env, tmp_path_factory):
+    port = _spare_port()
+    log_path = tmp_path_factory.mktemp("embedded-log") / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_embedded", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=embedded_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        while True:
+            assert process.poll() is None, f"run_embedded exited early:\n{log_path.read_text()}"
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"no answer on {base_url} within {STARTUP_DEADLINE} s"
+            time.sleep(0.2)
+        yield {"process": process, "base_url": base_url, "port": port, "log": log_path}
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_embedded_server_answers_health_and_readiness(server):
+    with httpx.Client(base_url=server["base_url"], timeout=10) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").json() == {"status": "ok"}
+        assert client.get("/api/schema/").status_code == 200
+
+
+def test_a_new_member_guesses_a_scheduled_demo_match_and_reads_it_back(server):
+    with httpx.Client(base_url=server["base_url"], timeout=10) as client:
+        tournaments = client.get("/api/v1/tournaments").json()["results"]
+        world_cup = next(t for t in tournaments if t["slug"] == "world-cup-2026")
+        matches = client.get(
+            f"/api/v1/tournaments/{world_cup['id']}/matches", params={"status": "scheduled"}
+        ).json()["results"]
+        match = next(m for m in matches if not m["locked"])
+
+        registered = client.post(
+            "/api/v1/auth/register",
+            json={"username": "smoke-tester", "password": "a-long-smoke-password", "display_name": "Smoke"},
+        )
+        assert registered.status_code == 201, registered.text
+        token = client.post(
+            "/api/v1/auth/token", json={"username": "smoke-tester", "password": "a-long-smoke-password"}
+        )
+        assert token.status_code == 200, token.text
+        client.headers["Authorization"] = f"Bearer {token.json()['access']}"
+
+        submitted = client.put(f"/api/v1/matches/{match['id']}/guess", json={"home_goals": 2, "away_goals": 1})
+        assert submitted.status_code == 201, submitted.text
+
+        read_back = client.get(f"/api/v1/matches/{match['id']}/guess")
+        assert read_back.status_code == 200
+        assert read_back.json()["match"] == match["id"]
+        assert (read_back.json()["home_goals"], read_back.json()["away_goals"]) == (2, 1)
+        assert read_back.json()["points"] is None
+
+
+def test_sigterm_stops_the_server_and_its_children(server):
+    process = server["process"]
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=STOP_DEADLINE) == 0, server["log"].read_text()
+    deadline = time.monotonic() + STOP_DEADLINE
+    while _port_open(server["port"]):
+        assert time.monotonic() < deadline, "daphne still listens after run_embedded stopped"
+        time.sleep(0.2)
+    assert "database is locked" not in server["log"].read_text()
