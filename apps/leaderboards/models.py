@@ -39,7 +39,9 @@ class Standing(models.Model):
     index is paid on every settlement write. Ranking reads come from Redis.
     """
 
-    tournament = models.ForeignKey("matches.Tournament", on_delete=models.CASCADE, related_name="+")
+    # The unique (tournament, member) key leads with the tournament: a separate
+    # tournament index would only be one more index to maintain on every write.
+    tournament = models.ForeignKey("matches.Tournament", on_delete=models.CASCADE, related_name="+", db_index=False)
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     points = models.IntegerField(default=0)
     exact_hits = models.IntegerField(default=0)
@@ -99,9 +101,126 @@ class SettlementRequest(TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # The claim: who runs the request and when it last showed progress. A
+    # redelivered message of the same job, or anyone once the heartbeat is
+    # stale, may take it over; progress below makes that safe.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    # What this request applies, fixed when it is first claimed, and the request
+    # whose applied state it moves from (None: nothing was applied before).
+    # Points are never stored per guess: old and new points are both derived
+    # from these, so a correction applies exactly (new - old).
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    applied_home = models.PositiveSmallIntegerField(null=True, blank=True)
+    applied_away = models.PositiveSmallIntegerField(null=True, blank=True)
+    applied_points_exact = models.PositiveSmallIntegerField(null=True, blank=True)
+    applied_points_goal_difference = models.PositiveSmallIntegerField(null=True, blank=True)
+    applied_points_outcome = models.PositiveSmallIntegerField(null=True, blank=True)
+    applied_multiplier = models.PositiveSmallIntegerField(null=True, blank=True)
+    applied_round = models.ForeignKey(
+        "matches.Round", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+
+    # Progress: every guess of a member id <= cursor is applied. Moved in the
+    # same transaction as the standings of each batch, so a rerun resumes there.
+    cursor = models.BigIntegerField(default=0)
+    projected_cursor = models.BigIntegerField(default=0)
+    guesses_walked = models.PositiveIntegerField(default=0)
+    standings_moved = models.PositiveIntegerField(default=0)
+
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "created_at"], name="settlement_request_status")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="settlement_request_status"),
+            models.Index(fields=["match", "status"], name="settlement_request_match"),
+        ]
 
     def __str__(self) -> str:
         return self.idempotency_key
+
+    @property
+    def applies_points(self) -> bool:
+        return self.applied_home is not None and self.applied_away is not None
+
+
+class BoardState(models.Model):
+    """Per tournament: the version and time of the last change of its boards, and projection health.
+
+    `version` moves in the transaction of every settlement batch and score
+    action, so the database path answers a version that only grows.
+    `projection_stale` is set when a Redis write failed; the sweeper rebuilds.
+    """
+
+    tournament = models.OneToOneField(
+        "matches.Tournament", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+    as_of = models.DateTimeField(null=True, blank=True)
+    projection_stale = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"tournament {self.tournament_id} boards v{self.version}"
+
+
+class ScoreAction(TimeStampedModel):
+    """A catalogue entry: an action members may do for fixed points, at most `limit` times per period."""
+
+    class Period(models.TextChoices):
+        DAY = "day", "Per day (UTC)"
+        WEEK = "week", "Per week (UTC, from Monday)"
+        TOURNAMENT = "tournament", "Per tournament"
+
+    tournament = models.ForeignKey("matches.Tournament", on_delete=models.CASCADE, related_name="score_actions")
+    code = models.SlugField(max_length=64)
+    name = models.CharField(max_length=128)
+    points = models.PositiveSmallIntegerField(default=1)
+    limit = models.PositiveIntegerField(default=1)
+    period = models.CharField(max_length=16, choices=Period.choices, default=Period.DAY)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["tournament_id", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "code"], name="score_action_unique_code"),
+            models.CheckConstraint(condition=models.Q(limit__gte=1), name="score_action_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ScoreActionAward(models.Model):
+    """One accepted score action of one member. `points` is what the catalogue said at that moment.
+
+    Written `pending` by the request and moved to `applied` in the transaction
+    that adds its points to the standing, so the standing invariant counts
+    applied awards only.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPLIED = "applied", "Applied"
+
+    action = models.ForeignKey(ScoreAction, on_delete=models.CASCADE, related_name="awards", db_index=False)
+    tournament = models.ForeignKey("matches.Tournament", on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    idempotency_key = models.UUIDField()
+    points = models.IntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "idempotency_key"], name="score_award_unique_key"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "action", "created_at"], name="score_award_member_action"),
+            models.Index(fields=["tournament", "member"], name="score_award_tournament_member"),
+            models.Index(fields=["status", "created_at"], name="score_award_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_id} for {self.member_id}"
