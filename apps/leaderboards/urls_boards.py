@@ -1,1 +1,35 @@
-urlpatterns = []
+from django.urls import path
+
+from apps.leaderboards.apis_boards import (
+    LeagueLeaderboardApi,
+    LeagueLeaderboardMeApi,
+    MatchSettleApi,
+    MemberStatsApi,
+    ScoreActionListApi,
+    ScoreActionSubmitApi,
+    TournamentLeaderboardApi,
+    TournamentLeaderboardMeApi,
+)
+
+urlpatterns = [
+    path("tournaments/<int:tournament_id>/leaderboard", TournamentLeaderboardApi.as_view(), name="tournament-leaderboard"),
+    path(
+        "tournaments/<int:tournament_id>/leaderboard/me",
+        TournamentLeaderboardMeApi.as_view(),
+        name="tournament-leaderboard-me",
+    ),
+    path("leagues/<int:league_id>/leaderboard", LeagueLeaderboardApi.as_view(), name="league-leaderboard"),
+    path("leagues/<int:league_id>/leaderboard/me", LeagueLeaderboardMeApi.as_view(), name="league-leaderboard-me"),
+    path(
+        "tournaments/<int:tournament_id>/members/<int:member_id>/stats",
+        MemberStatsApi.as_view(),
+        name="tournament-member-stats",
+    ),
+    path("tournaments/<int:tournament_id>/actions", ScoreActionListApi.as_view(), name="tournament-actions"),
+    path(
+        "tournaments/<int:tournament_id>/actions/<slug:code>",
+        ScoreActionSubmitApi.as_view(),
+        name="tournament-action-submit",
+    ),
+    path("admin/matches/<int:match_id>/settle", MatchSettleApi.as_view(), name="admin-match-settle"),
+]

@@ -354,7 +354,7 @@ def _db_stats_ranks(tournament_id: int, standing: dict, rounds: list) -> tuple[i
             cursor.execute(
                 f"SELECT COUNT(*), SUM(CASE WHEN points > %s OR (points = %s AND exact_hits > %s) "
                 f"THEN 1 ELSE 0 END) FROM ({source}) b",
-                params + [points, points, exact_hits],
+                [points, points, exact_hits] + params,
             )
             total, ahead = cursor.fetchone()
         return total, ahead or 0
