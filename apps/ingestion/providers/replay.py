@@ -107,9 +107,9 @@ def replay_parse(payload, *, options: dict, now: datetime) -> Feed:
     window = MATCH_DURATION / timeline.speed
     matches = []
     for match in base.matches:
+        # Exact to the microsecond and a pure function of the stored state, so
+        # identical runs produce identical kickoffs (zero changes).
         kickoff = timeline.wall(match.kickoff_at)
-        # Whole seconds: identical runs must produce identical kickoffs (zero changes).
-        kickoff = kickoff.replace(microsecond=0)
         if now < kickoff:
             played = replace(match, kickoff_at=kickoff, status=SCHEDULED, **_NO_SCORE)
         elif now < kickoff + window and match.status == FINISHED:

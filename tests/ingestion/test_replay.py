@@ -1,0 +1,199 @@
+"""The replay plays a finished tournament as a live feed on a compressed timeline."""
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from apps.ingestion.models import DataSource, Execution
+from apps.ingestion.providers.replay import replay_parse
+from apps.ingestion.services import ingestion_run
+from apps.leaderboards.models import SettlementRequest
+from apps.matches.models import Match, Tournament
+
+from .conftest import WORLD_CUP_2022, write_json
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@functools.cache
+def payload_2022() -> dict:
+    return json.loads(WORLD_CUP_2022.read_text())
+
+
+def _three_matches(tmp_path):
+    """Kickoffs at 18:00, 21:00 and 00:00: eight virtual hours from first kickoff to last whistle."""
+    matches = [
+        {"round": "Matchday 1", "date": "2022-11-20", "time": "18:00 UTC", "team1": "Qatar", "team2": "Ecuador",
+         "score": {"ft": [0, 2]}},
+        {"round": "Matchday 1", "date": "2022-11-20", "time": "21:00 UTC", "team1": "England", "team2": "Iran",
+         "score": {"ft": [6, 2]}},
+        {"round": "Matchday 2", "date": "2022-11-21", "time": "00:00 UTC", "team1": "Senegal", "team2": "Netherlands",
+         "score": {"ft": [0, 2]}},
+    ]
+    return write_json(tmp_path / "mini.json", {"name": "Mini Cup", "matches": matches})
+
+
+def _statuses(feed):
+    return [m.status for m in feed.matches]
+
+
+def test_the_first_replay_tick_schedules_every_fixture_on_the_compressed_timeline():
+    data = payload_2022()
+    feed = replay_parse(data, options={"speed": 1400, "lead_seconds": 60}, now=T0)
+
+    assert set(_statuses(feed)) == {"scheduled"}
+    assert all(m.home_score is None for m in feed.matches)
+    kickoffs = sorted(m.kickoff_at for m in feed.matches)
+    assert kickoffs[0] == T0 + timedelta(seconds=60)
+    # 28 days minus 4 hours between the opener and the final, divided by 1400.
+    span = (datetime(2022, 12, 18, 15) - datetime(2022, 11, 20, 16)).total_seconds() / 1400
+    assert abs((kickoffs[-1] - kickoffs[0]).total_seconds() - span) <= 1
+    assert feed.name == "World Cup 2022 (replay)"
+
+
+def test_a_match_is_live_from_its_scaled_kickoff_and_finished_two_scaled_hours_later():
+    data = payload_2022()
+    state = replay_parse(data, options={"speed": 3600, "lead_seconds": 10}, now=T0).state
+    opener = lambda feed: next(m for m in feed.matches if m.home.name == "Qatar")  # noqa: E731
+
+    at = lambda seconds: replay_parse(data, options={**state, "speed": 3600}, now=T0 + timedelta(seconds=seconds))  # noqa: E731
+
+    assert opener(at(9)).status == "scheduled"
+    assert (opener(at(11)).status, opener(at(11)).home_score) == ("live", None)
+    assert opener(at(10 + 1.9)).status == "live"  # two hours at 3600x are two seconds
+    finished = opener(at(10 + 2.1))
+    assert (finished.status, finished.home_score, finished.away_score) == ("finished", 0, 2)
+
+
+def test_a_new_speed_keeps_the_virtual_present_where_it_was():
+    data = payload_2022()
+    state = replay_parse(data, options={"speed": 1000, "lead_seconds": 0}, now=T0).state
+    later = T0 + timedelta(seconds=500)
+    before = replay_parse(data, options={**state, "speed": 1000}, now=later).state["replay_position"]
+
+    faster = replay_parse(data, options={**state, "speed": 4000}, now=later).state
+
+    assert faster["replay_position"] == before
+    assert faster["replay_speed"] == 4000
+
+
+def test_a_resumed_replay_continues_from_the_moment_it_had_reached():
+    data = payload_2022()
+    state = replay_parse(data, options={"speed": 1000, "lead_seconds": 0}, now=T0).state
+    state = replay_parse(data, options={**state, "speed": 1000}, now=T0 + timedelta(seconds=600)).state
+    reached = state["replay_position"]
+
+    # Stopped for an hour, then started again: no jump of 1000 hours.
+    resumed = replay_parse(data, options={**state, "speed": 1000, "replay_resume": True}, now=T0 + timedelta(hours=1))
+
+    assert resumed.state["replay_position"] == reached
+
+
+@pytest.mark.django_db
+def test_the_replay_moves_matches_to_finished_while_it_runs(tmp_path):
+    source = str(_three_matches(tmp_path))
+    seen: dict[str, list[str]] = {}
+    deadline = time.monotonic() + 20
+    options = {"speed": 20000, "lead_seconds": 0.3}  # two match hours last 0.36 s
+    while time.monotonic() < deadline:
+        execution = ingestion_run(provider="replay", source=source, tournament_slug="mini", options=options)
+        assert execution.status == Execution.Status.COMPLETED, execution.error
+        for match in Match.objects.select_related("home_team"):
+            history = seen.setdefault(match.home_team.name, [])
+            if not history or history[-1] != match.status:
+                history.append(match.status)
+        if all(h[-1] == "finished" for h in seen.values()):
+            break
+
+    assert seen == {name: ["scheduled", "live", "finished"] for name in ("Qatar", "England", "Senegal")}
+    assert Match.objects.get(home_team__name="England").home_score == 6
+    assert SettlementRequest.objects.filter(kind="settle").count() == 3
+    assert Tournament.objects.get(slug="mini").status == "finished"
+    state = DataSource.objects.get(tournament__slug="mini").options
+    assert state["replay_speed"] == 20000 and "replay_start" in state
+
+
+@pytest.mark.django_db
+def test_run_replay_plays_a_whole_world_cup_at_high_speed_to_the_end(capsys):
+    # 28 days at 2.5 million x: about one second of play.
+    call_command(
+        "run_replay", "--tournament", "wc22", "--source", str(WORLD_CUP_2022), "--speed", "2500000",
+        "--interval", "0.5", "--lead", "0.2", "--exit-when-finished", "--max-seconds", "30",
+    )
+
+    out = capsys.readouterr().out
+    assert "The replay has played to the end." in out
+    tournament = Tournament.objects.get(slug="wc22")
+    assert tournament.name == "World Cup 2022 (replay)"
+    assert Match.objects.filter(tournament=tournament, status="finished").count() == 64
+    assert SettlementRequest.objects.filter(match__tournament=tournament).count() == 64
+    final = Match.objects.get(tournament=tournament, round__name="Final")
+    assert (final.home_score, final.home_score_et, final.home_penalties) == (2, 3, 4)
+    # It ticks at transitions, not in a tight loop.
+    assert Execution.objects.filter(tournament=tournament).count() < 200
+
+
+@pytest.mark.django_db
+def test_run_replay_fails_fast_when_the_file_cannot_be_read():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="could not start"):
+        call_command("run_replay", "--tournament", "x", "--source", "nowhere.json", "--speed", "10", "--max-seconds", "5")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_run_replay_stops_cleanly_on_sigterm(tmp_path):
+    source = _three_matches(tmp_path)
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_replay", "--tournament", "mini", "--source", str(source),
+         "--speed", "10", "--interval", "0.2", "--lead", "600"],
+        cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while Match.objects.filter(tournament__slug="mini").count() < 3 and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+        assert Match.objects.filter(tournament__slug="mini", status="scheduled").count() == 3
+
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 0, err
+    assert "Replay stopped" in out
+
+
+@pytest.mark.django_db
+def test_the_first_replay_ingestion_creates_every_fixture_scheduled_and_a_second_changes_nothing():
+    from django.utils import timezone as django_timezone
+
+    first = ingestion_run(provider="replay", source=str(WORLD_CUP_2022), tournament_slug="wc22", options={"speed": 1400})
+    second = ingestion_run(provider="replay", source=str(WORLD_CUP_2022), tournament_slug="wc22", options={"speed": 1400})
+
+    assert first.report["matches"]["created"] == 64
+    assert set(Match.objects.values_list("status", flat=True)) == {"scheduled"}
+    assert Match.objects.order_by("kickoff_at").first().kickoff_at > django_timezone.now() + timedelta(seconds=60)
+    assert Match.objects.order_by("kickoff_at").last().kickoff_at < django_timezone.now() + timedelta(minutes=35)
+    assert second.report["changes"] == 0
+    assert not SettlementRequest.objects.exists()
