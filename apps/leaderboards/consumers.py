@@ -71,3 +71,11 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
 
     async def live_send(self, frame: live.Frame) -> None:
         await self.send(text_data=frame.text)
+
+
+class TournamentLeaderboardConsumer(LeaderboardConsumer):
+    board_kind = "tournament"
+
+
+class LeagueLeaderboardConsumer(LeaderboardConsumer):
+    board_kind = "league"
