@@ -170,6 +170,17 @@ def processes(request):
     return Starter()
 
 
+@pytest.fixture
+def real_celery():
+    """Send settlement jobs to the broker (the suite runs Celery eagerly otherwise)."""
+    from scoreboard.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = previous
+
+
 # --- clients ----------------------------------------------------------------
 
 

@@ -28,17 +28,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 IDLE_SECONDS = 11
 
 
-@pytest.fixture
-def real_celery():
-    """Send settlement jobs to the broker (the suite runs Celery eagerly otherwise)."""
-    from scoreboard.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    yield
-    app.conf.task_always_eager = previous
-
-
 def ws_open(daphne, path: str, **kwargs):
     return connect(f"{daphne.ws_base}{path}", origin=daphne.base, open_timeout=10, **kwargs)
 

@@ -223,7 +223,7 @@
       tr.dataset.memberId = id;
       tr.dataset.rank = row.rank;
       tr.dataset.points = row.points;
-      var badge = cell("", "move");
+      var badge = cell("", "delta");
       var move = moved[row.member.id];
       if (move) {
         var span = document.createElement("span");

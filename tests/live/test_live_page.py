@@ -1,0 +1,83 @@
+"""The /live/ page in a real headless Chromium: snapshot rendered, then the new leader after a settlement."""
+
+import os
+import shutil
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from tests.live.boards import board_make, match_finish, match_with_exact_guess
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def in_thread(function, *args):
+    def run():
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(run).result()
+
+
+def _chromium() -> str:
+    """Debian's Chromium; outside CI its absence skips the test, under CI it fails it."""
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    missing = None
+    if path is None:
+        missing = "Chromium is not installed (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "Playwright is not installed (pip install -r requirements-dev.txt)"
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{missing}; CI must run the live page browser test")
+        pytest.skip(f"{missing}; the live page browser test needs it")
+    return path
+
+
+def test_live_page_renders_the_snapshot_and_animates_in_the_new_leader(processes, real_celery, tmp_path):
+    chromium = _chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    board = board_make(members=12)
+    match = match_with_exact_guess(board, winners=[board.members[11]])
+    # DEBUG serves the page's script from the app's static folder, no collectstatic needed.
+    web = processes.daphne(DEBUG="true")
+    processes.worker()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        try:
+            over_ws = browser.new_page()
+            over_ws.goto(f"{web.base}/live/")
+            expect(over_ws.locator(f"#tournament option[value='{board.tournament.pk}']")).to_have_count(1)
+            over_ws.select_option("#tournament", str(board.tournament.pk))
+            over_sse = browser.new_page()
+            over_sse.goto(f"{web.base}/live/?tournament={board.tournament.pk}&transport=sse")
+
+            for page in (over_ws, over_sse):
+                expect(page.locator("#status")).to_have_attribute("data-state", "live", timeout=15_000)
+                expect(page.locator("#board tbody tr")).to_have_count(10)
+                expect(page.locator("#board tbody tr").first.locator(".name")).to_have_text("Player 01")
+
+            # Playwright's sync API runs an event loop here: database work goes to a thread.
+            in_thread(match_finish, match)
+
+            for page in (over_ws, over_sse):
+                leader = page.locator("#board tbody tr").first
+                expect(leader.locator(".name")).to_have_text("Player 12", timeout=15_000)
+                expect(leader.locator(".rank")).to_have_text("1")
+                expect(leader.locator(".delta")).to_have_text("new")
+                expect(page.locator("#board tbody tr").nth(1).locator(".delta")).to_have_text("▼1")
+            over_ws.screenshot(path=str(tmp_path / "live.png"))
+        finally:
+            browser.close()
