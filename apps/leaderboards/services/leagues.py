@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from apps.common.errors import Forbidden, NotFound
 from apps.leaderboards.models import League, LeagueMembership
 from apps.leaderboards.selectors.leagues import league_get_for_member, league_is_member
+from apps.leaderboards.services.projection import projection_league_invalidate
 from apps.matches.selectors import tournament_get
 from apps.matches.services import participation_join
 
@@ -64,8 +65,17 @@ def league_member_add(*, league: League, member_id: int) -> LeagueMembership:
     """Add a member to the league and to its tournament; adding again returns the first membership."""
     with transaction.atomic():
         participation_join(tournament_id=league.tournament_id, member_id=member_id)
-        membership, _ = LeagueMembership.objects.get_or_create(league=league, member_id=member_id)
+        membership, created = LeagueMembership.objects.get_or_create(league=league, member_id=member_id)
+        if created:
+            _league_board_changed(league=league)
     return membership
+
+
+def _league_board_changed(*, league: League) -> None:
+    # The league's Redis set no longer matches its members: drop it once the
+    # change commits (a rolled-back change keeps it), the next read rebuilds it.
+    tournament_id, league_id = league.tournament_id, league.pk
+    transaction.on_commit(lambda: projection_league_invalidate(tournament_id=tournament_id, league_id=league_id))
 
 
 def _league_locked(*, league_id: int) -> League:
@@ -109,6 +119,7 @@ def league_member_remove(*, league_id: int, actor_id: int, member_id: int) -> No
         deleted, _ = LeagueMembership.objects.filter(league_id=league.pk, member_id=member_id).delete()
         if not deleted:
             raise NotFound("league_member_not_found", "This member is not in the league.")
+        _league_board_changed(league=league)
         if member_id != league.owner_id:
             return
         successor = (
