@@ -1,0 +1,82 @@
+import pytest
+
+from apps.leaderboards.models import SettlementRequest, Standing
+from apps.matches.models import Match, Participation, Round, Team
+from tests.factories import MatchFactory, MemberFactory, RoundFactory, TournamentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("model", ["tournament", "round", "team", "match", "participation"])
+def test_match_changelists_and_add_pages_render(admin_client, model):
+    MatchFactory()
+    assert admin_client.get(f"/admin/matches/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/matches/{model}/add/").status_code == 200
+
+
+def test_match_changelist_reads_a_page_in_a_fixed_number_of_queries(admin_client, django_assert_max_num_queries):
+    tournament = TournamentFactory()
+    for _ in range(10):
+        MatchFactory(tournament=tournament)
+    with django_assert_max_num_queries(12):
+        response = admin_client.get("/admin/matches/match/")
+    assert response.status_code == 200
+
+
+def test_staff_add_a_team_and_its_folded_name_is_set(admin_client):
+    tournament = TournamentFactory()
+    response = admin_client.post(
+        "/admin/matches/team/add/", {"tournament": tournament.id, "name": "Curaçao", "code": "CUW"}
+    )
+    assert response.status_code == 302
+    assert Team.objects.get(tournament=tournament).name_key == "curacao"
+
+
+def test_staff_add_a_round_and_its_folded_name_is_set(admin_client):
+    tournament = TournamentFactory()
+    response = admin_client.post(
+        "/admin/matches/round/add/", {"tournament": tournament.id, "name": "Final", "order": 7, "multiplier": 2}
+    )
+    assert response.status_code == 302
+    assert Round.objects.get(tournament=tournament).name_key == "final"
+
+
+def test_a_match_result_is_read_only_in_the_admin(admin_client):
+    match = MatchFactory()
+    html = admin_client.get(f"/admin/matches/match/{match.id}/change/").content.decode()
+    assert 'name="home_score"' not in html and 'name="status"' not in html
+    assert 'name="kickoff_at_0"' in html
+
+
+def test_scoring_settings_are_fixed_once_a_match_of_the_tournament_is_settled(admin_client):
+    match = MatchFactory()
+    url = f"/admin/matches/tournament/{match.tournament_id}/change/"
+    assert 'name="points_exact"' in admin_client.get(url).content.decode()
+    SettlementRequest.objects.create(match=match, result_version=1, idempotency_key=f"settlement:{match.id}:1")
+    assert 'name="points_exact"' not in admin_client.get(url).content.decode()
+
+
+def test_member_foreign_keys_use_autocomplete_not_a_select_of_every_member(admin_client):
+    members = MemberFactory.create_batch(20)
+    html = admin_client.get("/admin/matches/participation/add/").content.decode()
+    assert "admin-autocomplete" in html
+    assert not any(member.username in html for member in members)
+
+
+def test_staff_add_a_participant_and_a_standing_opens(admin_client):
+    tournament, member = TournamentFactory(), MemberFactory()
+    response = admin_client.post(
+        "/admin/matches/participation/add/", {"tournament": tournament.id, "member": member.id}
+    )
+    assert response.status_code == 302
+    assert Participation.objects.filter(tournament=tournament, member=member).exists()
+    assert Standing.objects.filter(tournament=tournament, member=member).exists()
+
+
+def test_round_multiplier_is_fixed_once_a_match_of_the_round_is_settled(admin_client):
+    rnd = RoundFactory()
+    match = MatchFactory(tournament=rnd.tournament, round=rnd, status=Match.Status.FINISHED)
+    url = f"/admin/matches/round/{rnd.id}/change/"
+    assert 'name="multiplier"' in admin_client.get(url).content.decode()
+    SettlementRequest.objects.create(match=match, result_version=1, idempotency_key=f"settlement:{match.id}:1")
+    assert 'name="multiplier"' not in admin_client.get(url).content.decode()
