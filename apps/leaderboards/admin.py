@@ -1,7 +1,14 @@
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 
-from apps.leaderboards.models import League, LeagueMembership
+from apps.leaderboards.models import (
+    BoardState,
+    League,
+    LeagueMembership,
+    ScoreAction,
+    ScoreActionAward,
+    SettlementRequest,
+)
 from apps.leaderboards.services.leagues import league_invite_code_reset, league_member_add, league_member_remove
 
 
@@ -78,3 +85,114 @@ class LeagueMembershipAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("league"):
             self.delete_model(request, membership)
+
+
+# --- settlement, projection and score actions -----------------------------------------
+
+
+@admin.register(SettlementRequest)
+class SettlementRequestAdmin(admin.ModelAdmin):
+    """The settlement outbox. Failed requests are dead letters: read the error, then Retry."""
+
+    list_display = (
+        "idempotency_key",
+        "kind",
+        "status",
+        "attempts",
+        "guesses_walked",
+        "standings_moved",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("=idempotency_key", "=match__id")
+    list_select_related = ("match",)
+    ordering = ("-id",)
+    show_full_result_count = False
+    actions = ["retry", "settle_again"]
+    readonly_fields = [field.name for field in SettlementRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting an applied request would lose what its points were computed from.
+        return False
+
+    @admin.action(description="Retry (failed requests resume where they stopped)")
+    def retry(self, request, queryset):
+        from apps.common.errors import ApplicationError
+        from apps.leaderboards.services.settlement import settlement_request_retry
+
+        retried = skipped = 0
+        for request_id in queryset.values_list("pk", flat=True):
+            try:
+                settlement_request_retry(request_id=request_id)
+                retried += 1
+            except ApplicationError:
+                skipped += 1
+        self.message_user(
+            request, f"Sent {retried} request(s) back to the queue; {skipped} were not failed.", messages.SUCCESS
+        )
+
+    @admin.action(description="Settle the match again now")
+    def settle_again(self, request, queryset):
+        from apps.common.errors import ApplicationError
+        from apps.leaderboards.services.settlement import match_settle_now
+
+        match_ids = set(queryset.values_list("match_id", flat=True))
+        for match_id in match_ids:
+            try:
+                match_settle_now(match_id=match_id)
+            except ApplicationError as exc:
+                self.message_user(request, f"Match {match_id}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"Queued settlement of {len(match_ids)} match(es).", messages.SUCCESS)
+
+
+@admin.register(BoardState)
+class BoardStateAdmin(admin.ModelAdmin):
+    list_display = ("tournament", "version", "as_of", "projection_stale")
+    list_filter = ("projection_stale",)
+    readonly_fields = ("tournament", "version", "as_of", "projection_stale")
+    actions = ["rebuild_leaderboard"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Rebuild leaderboard (Redis projection from the database)")
+    def rebuild_leaderboard(self, request, queryset):
+        from apps.leaderboards.services.outbox import projection_rebuild_enqueue
+
+        tournament_ids = list(queryset.values_list("tournament_id", flat=True))
+        for tournament_id in tournament_ids:
+            projection_rebuild_enqueue(tournament_id=tournament_id)
+        self.message_user(request, f"Queued the rebuild of {len(tournament_ids)} tournament(s).", messages.SUCCESS)
+
+
+@admin.register(ScoreAction)
+class ScoreActionAdmin(admin.ModelAdmin):
+    """The score-action catalogue: the server decides what each action is worth."""
+
+    list_display = ("code", "name", "tournament", "points", "limit", "period", "is_active")
+    list_filter = ("tournament", "period", "is_active")
+    search_fields = ("code", "name")
+    list_select_related = ("tournament",)
+
+
+@admin.register(ScoreActionAward)
+class ScoreActionAwardAdmin(admin.ModelAdmin):
+    list_display = ("action", "member", "points", "status", "created_at", "applied_at")
+    list_filter = ("status",)
+    search_fields = ("=member__username", "=idempotency_key")
+    list_select_related = ("action", "member")
+    show_full_result_count = False
+    readonly_fields = ("action", "tournament", "member", "idempotency_key", "points", "status", "created_at", "applied_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -180,7 +180,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=env.int("INGESTION_FIXTURES_POLL_HOURS", default=6)),
         "options": {"queue": "ingestion"},
     },
+    "settlement-sweep": {
+        "task": "apps.leaderboards.tasks.settlement_sweep",
+        "schedule": timedelta(seconds=env.int("SETTLEMENT_SWEEP_SECONDS", default=60)),
+        "options": {"queue": "settlement", "expires": 55},
+    },
 }
+
+# --- Settlement -------------------------------------------------------------
+# Guesses per settlement batch (one transaction each); memory grows with it.
+SETTLEMENT_BATCH_SIZE = env.int("SETTLEMENT_BATCH_SIZE", default=25_000)
+SETTLEMENT_MAX_RETRIES = env.int("SETTLEMENT_MAX_RETRIES", default=6)
+SETTLEMENT_RETRY_BACKOFF_SECONDS = env.int("SETTLEMENT_RETRY_BACKOFF_SECONDS", default=2)
+# A request pending or in progress without progress this long is sent again by the sweeper.
+SETTLEMENT_STUCK_SECONDS = env.int("SETTLEMENT_STUCK_SECONDS", default=300)
+SETTLEMENT_LOCK_WAIT_SECONDS = env.int("SETTLEMENT_LOCK_WAIT_SECONDS", default=300)
+LEADERBOARD_REDIS_TIMEOUT = env.float("LEADERBOARD_REDIS_TIMEOUT", default=2.0)
 
 # --- Ingestion ------------------------------------------------------------
 FOOTBALL_DATA_BASE_URL = env("FOOTBALL_DATA_BASE_URL", default="https://api.football-data.org")

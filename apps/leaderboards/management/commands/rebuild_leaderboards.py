@@ -1,0 +1,44 @@
+"""Rebuild the Redis projection of the leaderboards from the database.
+
+    manage.py rebuild_leaderboards [--tournament ID]
+
+Safe while settlement runs: each tournament is rebuilt under its tournament
+lock and every set is swapped in whole.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from apps.leaderboards.models import LeagueMembership, RoundStanding, Standing
+from apps.leaderboards.selectors.verify import tournaments_with_standings
+from apps.leaderboards.services import projection
+
+
+class Command(BaseCommand):
+    help = "Rebuild every leaderboard sorted set (tournament, round, league) from the database."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tournament", type=int, help="Only this tournament id.")
+
+    def handle(self, *args, **options):
+        if not projection.projection_enabled():
+            raise CommandError("REDIS_URL is not set: there is no projection to rebuild.")
+        try:
+            projection.redis_client().ping()
+        except projection.RedisError as exc:
+            raise CommandError(f"Redis does not answer at REDIS_URL: {exc}")
+        tournament_ids = [options["tournament"]] if options["tournament"] else tournaments_with_standings()
+        for tournament_id in tournament_ids:
+            rows = (
+                Standing.objects.filter(tournament_id=tournament_id).count()
+                + RoundStanding.objects.filter(tournament_id=tournament_id).count()
+            )
+            leagues = LeagueMembership.objects.filter(league__tournament_id=tournament_id).count()
+            with tqdm(
+                total=rows, desc=f"tournament {tournament_id}", unit="row", file=self.stderr, disable=None
+            ) as bar:
+                built = projection.projection_rebuild(tournament_id=tournament_id, progress=bar.update)
+            self.stdout.write(
+                f"tournament {tournament_id}: {built['members']} members, {built['rounds']} round tables, "
+                f"{built['leagues']} leagues ({leagues} memberships)"
+            )
