@@ -4,7 +4,7 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.common.errors import ApplicationError
@@ -31,6 +31,16 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
     live_transport = "websocket"
 
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, a
+        # hop to its single database thread that thousands of clients
+        # connecting at once would queue on. This consumer reaches the database
+        # only through database_sync_to_async, which does that itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         self.board = None
         self.live_version = None
@@ -39,8 +49,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         await self.accept()
         token = (parse_qs(self.scope.get("query_string", b"").decode()).get("token") or [None])[0]
         try:
-            if live.hub().current(board) is None or self.board_kind == "league":
-                await database_sync_to_async(live.board_access_check)(board=board, token=token)
+            await live.hub().check(board, token)
         except ApplicationError as exc:
             await self.close(code=4000 + exc.status_code)
             return

@@ -521,6 +521,7 @@ class _Hub:
         self._tasks: list[asyncio.Task] = []
         self._started = asyncio.Lock()
         self._pending_refresh: set[str] = set()
+        self._checks: dict[str, asyncio.Task] = {}
 
     # lifecycle
 
@@ -539,6 +540,26 @@ class _Hub:
                 self._tasks.append(self.loop.create_task(self._refresh_loop()))
 
     # clients
+
+    async def check(self, board: str, token: str | None) -> None:
+        """`board_access_check` without a database query per client of a public board.
+
+        A reconnect storm brings thousands of clients to the same tournament at
+        once: one query answers all of them, and none once the board is held.
+        League boards are checked per client (membership is per member).
+        """
+        kind, _ = board_parse(board)
+        if kind != "tournament":
+            await _sync(board_access_check)(board=board, token=token)
+            return
+        feed = self.boards.get(board)
+        if feed is not None and feed.state is not None:
+            return
+        pending = self._checks.get(board)
+        if pending is None:
+            pending = self._checks[board] = self.loop.create_task(_sync(board_access_check)(board=board, token=None))
+            pending.add_done_callback(lambda _: self._checks.pop(board, None))
+        await asyncio.shield(pending)
 
     async def attach(self, board: str, client: LiveClient) -> Frame:
         """Add a client to a board; returns the snapshot to send it first.
@@ -710,10 +731,14 @@ class _Hub:
             )
 
 
-async def _top_read_async(board: str) -> tuple[int, list[dict]]:
+def _sync(function):
     from channels.db import database_sync_to_async
 
-    return await database_sync_to_async(top_read)(board=board)
+    return database_sync_to_async(function)
+
+
+async def _top_read_async(board: str) -> tuple[int, list[dict]]:
+    return await _sync(top_read)(board=board)
 
 
 _hub: _Hub | None = None

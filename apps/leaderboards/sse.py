@@ -10,7 +10,6 @@ LIVE_HEARTBEAT_SECONDS so proxies keep an idle stream open.
 import asyncio
 import logging
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
@@ -60,7 +59,7 @@ def _error(exc: ApplicationError) -> JsonResponse:
 
 async def _events(request, board: str):
     try:
-        await database_sync_to_async(live.board_access_check)(board=board, token=_token(request))
+        await live.hub().check(board, _token(request))
     except ApplicationError as exc:
         return _error(exc)
     response = StreamingHttpResponse(
