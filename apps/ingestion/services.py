@@ -145,9 +145,14 @@ def ingestion_enqueue(*, tournament: Tournament, operation: str, triggered_by=No
 def execution_retry(*, execution: Execution, triggered_by=None, trigger: str = "admin") -> Execution:
     """Queue a new execution repeating a failed or cancelled one (from the tournament's current data source)."""
     if execution.status not in (Execution.Status.FAILED, Execution.Status.CANCELLED):
-        raise Conflict("execution_not_retryable", f"Execution #{execution.pk} is {execution.status}; only failed or cancelled ones can be retried.")
+        raise Conflict(
+            "execution_not_retryable",
+            f"Execution #{execution.pk} is {execution.status}; only failed or cancelled ones can be retried.",
+        )
     provider, source = execution.provider, execution.source
-    data_source = DataSource.objects.filter(tournament_id=execution.tournament_id).first() if execution.tournament_id else None
+    data_source = None
+    if execution.tournament_id:
+        data_source = DataSource.objects.filter(tournament_id=execution.tournament_id).first()
     if data_source is not None:
         provider, source = data_source.provider, data_source.source
     retry = execution_create(
@@ -563,10 +568,12 @@ def ingestion_poll(*, operation: str, live_only: bool) -> list[int]:
     now = timezone.now()
     sources = DataSource.objects.exclude(provider=Provider.REPLAY).select_related("tournament")
     if live_only:
-        due = Match.objects.filter(
-            Q(status=Match.Status.LIVE)
-            | Q(status=Match.Status.SCHEDULED, kickoff_at__lte=now + timedelta(minutes=5), kickoff_at__gte=now - timedelta(hours=4))
+        kicking_off = Q(
+            status=Match.Status.SCHEDULED,
+            kickoff_at__lte=now + timedelta(minutes=5),
+            kickoff_at__gte=now - timedelta(hours=4),
         )
+        due = Match.objects.filter(Q(status=Match.Status.LIVE) | kicking_off)
         sources = sources.filter(tournament__in=due.values("tournament"))
     else:
         sources = sources.exclude(tournament__status=Tournament.Status.FINISHED)
