@@ -195,6 +195,8 @@ SETTLEMENT_RETRY_BACKOFF_SECONDS = env.int("SETTLEMENT_RETRY_BACKOFF_SECONDS", d
 # A request pending or in progress without progress this long is sent again by the sweeper.
 SETTLEMENT_STUCK_SECONDS = env.int("SETTLEMENT_STUCK_SECONDS", default=300)
 SETTLEMENT_LOCK_WAIT_SECONDS = env.int("SETTLEMENT_LOCK_WAIT_SECONDS", default=300)
+# Pause after each batch, to leave a loaded database room for reads (0: none).
+SETTLEMENT_BATCH_PAUSE_SECONDS = env.float("SETTLEMENT_BATCH_PAUSE_SECONDS", default=0.0)
 LEADERBOARD_REDIS_TIMEOUT = env.float("LEADERBOARD_REDIS_TIMEOUT", default=2.0)
 
 # --- Ingestion ------------------------------------------------------------

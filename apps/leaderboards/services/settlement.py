@@ -267,6 +267,7 @@ def _run_one(*, request_id: int, tournament_id: int, worker: str) -> RunReport:
     mover = _Mover(tournament_id=tournament_id, enabled=project)
     report = RunReport(outcome="done", request_id=request_id)
     size = batch_size()
+    pause = float(getattr(settings, "SETTLEMENT_BATCH_PAUSE_SECONDS", 0) or 0)
     try:
         if project and request.projected_cursor < request.cursor:
             # A previous run committed batches it did not project: write their present totals.
@@ -307,6 +308,8 @@ def _run_one(*, request_id: int, tournament_id: int, worker: str) -> RunReport:
                 else:
                     _publish(_live_boards(tournament_id, rows))
             rows = None
+            if pause:
+                time.sleep(pause)
         _publish(mover.close())
         with transaction.atomic():
             finished = SettlementRequest.objects.filter(
