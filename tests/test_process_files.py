@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = ("web", "worker-settlement", "worker-ingestion", "beat")
+ROLES = ("web", "realtime", "worker-settlement", "worker-ingestion", "beat")
 
 _DEFAULTED = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
 

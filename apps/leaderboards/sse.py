@@ -9,9 +9,11 @@ LIVE_HEARTBEAT_SECONDS so proxies keep an idle stream open.
 
 import asyncio
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
+from django.http.request import validate_host
 from django.views.decorators.http import require_GET
 
 from apps.common.errors import ApplicationError
@@ -50,6 +52,11 @@ def _token(request) -> str | None:
     return request.GET.get("token") or None
 
 
+def _allowed_origin(origin: str) -> bool:
+    host = urlsplit(origin).hostname
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
 def _error(exc: ApplicationError) -> JsonResponse:
     response = JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.status_code)
     if exc.status_code == 401:
@@ -65,6 +72,11 @@ async def _events(request, board: str):
     response = StreamingHttpResponse(
         _stream(board, request.headers.get("Last-Event-ID")), content_type="text/event-stream; charset=utf-8"
     )
+    origin = request.headers.get("Origin")
+    if origin and _allowed_origin(origin):
+        # The page may be served by the web role on another port or host.
+        response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = "Origin"
     response["Cache-Control"] = "no-cache"
     # nginx and similar proxies buffer responses unless told not to.
     response["X-Accel-Buffering"] = "no"

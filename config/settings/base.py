@@ -149,6 +149,8 @@ else:
 LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
 LIVE_SUBSCRIBER_TTL_SECONDS = env.float("LIVE_SUBSCRIBER_TTL_SECONDS", default=30.0)
 LIVE_POLL_SECONDS = env.float("LIVE_POLL_SECONDS", default=1.0)
+# Where browsers reach WebSocket and SSE when they are served apart from the page ("" = same origin).
+LIVE_PUBLIC_URL = env("LIVE_PUBLIC_URL", default="")
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")

@@ -125,6 +125,20 @@ class Daphne(Child):
             return False
 
 
+class Gunicorn(Daphne):
+    """The web role of the Procfile: WSGI workers for the REST API, the admin and the live page."""
+
+    def __init__(self, env: dict[str, str]):
+        self.port = spare_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        Child.__init__(
+            self,
+            f"gunicorn:{self.port}",
+            [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}", "-w", "1", "scoreboard.wsgi:application"],
+            env,
+        )
+
+
 class Worker(Child):
     def __init__(self, env: dict[str, str]):
         name = f"settlement-live-{os.getpid()}-{spare_port()}@%h"
@@ -157,6 +171,12 @@ def processes(request):
     class Starter:
         def daphne(self, **env: str) -> Daphne:
             child = Daphne(child_env(**env))
+            started.append(child)
+            wait_until(child.ready, timeout=START_TIMEOUT, what=f"{child.name} to answer /healthz")
+            return child
+
+        def gunicorn(self, **env: str) -> Gunicorn:
+            child = Gunicorn(child_env(**env))
             started.append(child)
             wait_until(child.ready, timeout=START_TIMEOUT, what=f"{child.name} to answer /healthz")
             return child

@@ -44,14 +44,16 @@ def _chromium() -> str:
     return path
 
 
-def test_live_page_renders_the_snapshot_and_animates_in_the_new_leader(processes, real_celery, tmp_path):
+def test_live_page_from_the_web_role_renders_the_snapshot_and_animates_in_the_new_leader(processes, real_celery, tmp_path):
     chromium = _chromium()
     from playwright.sync_api import expect, sync_playwright
 
     board = board_make(members=12)
     match = match_with_exact_guess(board, winners=[board.members[11]])
+    # The Procfile's split: the page from the WSGI web role, the streams from daphne.
+    realtime = processes.daphne()
     # DEBUG serves the page's script from the app's static folder, no collectstatic needed.
-    web = processes.daphne(DEBUG="true")
+    web = processes.gunicorn(DEBUG="true", LIVE_PUBLIC_URL=realtime.base)
     processes.worker()
 
     with sync_playwright() as playwright:

@@ -6,6 +6,8 @@
   var $ = function (id) { return document.getElementById(id); };
   var params = new URLSearchParams(location.search);
   var store = window.sessionStorage;
+  // The realtime role's address when it is served apart from this page, else this origin.
+  var liveBase = new URL(document.querySelector("main").dataset.liveUrl || location.origin);
 
   var state = {
     board: null,        // "tournament:3" or "league:7"
@@ -119,8 +121,8 @@
     setStatus(state.attempt ? "reconnecting" : "connecting");
     var kind = board.split(":")[0], id = board.split(":")[1];
     var token = kind === "league" && state.access ? "?token=" + encodeURIComponent(state.access) : "";
-    if (state.transport === "sse") openSse("/api/v1/" + kind + "s/" + id + "/leaderboard/events" + token);
-    else openWebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/" + kind + "s/" + id + "/leaderboard/" + token);
+    if (state.transport === "sse") openSse(liveBase.origin + "/api/v1/" + kind + "s/" + id + "/leaderboard/events" + token);
+    else openWebSocket((liveBase.protocol === "https:" ? "wss://" : "ws://") + liveBase.host + "/ws/" + kind + "s/" + id + "/leaderboard/" + token);
   }
 
   function openWebSocket(url) {
