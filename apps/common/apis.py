@@ -41,9 +41,10 @@ def _check_redis() -> None:
 def _check_broker() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return
-    from scoreboard.celery import app
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
+    # A connection of its own: the Celery app's pooled connections stay untouched.
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=1) as conn:
         conn.ensure_connection(max_retries=1, timeout=1)
 
 

@@ -71,11 +71,8 @@ def test_readyz_answers_503_naming_the_database_when_it_does_not_answer(client, 
 
 @pytest.mark.django_db
 def test_readyz_answers_503_naming_the_broker_when_workers_cannot_be_reached(client, settings, monkeypatch):
-    from scoreboard.celery import app
-
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{_closed_port()}/0")
-    monkeypatch.setattr(app.conf, "broker_write_url", None)
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
 
     response = client.get("/readyz")
 
