@@ -1,6 +1,8 @@
+from channels.routing import URLRouter
 from django.urls import re_path
 
 from apps.leaderboards.consumers import LeagueLeaderboardConsumer, TournamentLeaderboardConsumer
+from apps.leaderboards.sse import EventStreamHandler
 
 websocket_urlpatterns = [
     re_path(
@@ -14,3 +16,13 @@ websocket_urlpatterns = [
         name="ws-league-leaderboard",
     ),
 ]
+
+
+def http_application(django_asgi_app):
+    """HTTP: the live event streams on a handler of their own, everything else to Django's."""
+    return URLRouter(
+        [
+            re_path(r"^api/v1/(?:tournaments|leagues)/\d+/leaderboard/events$", EventStreamHandler()),
+            re_path(r"", django_asgi_app),
+        ]
+    )

@@ -12,6 +12,7 @@ import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 from django.http import JsonResponse, StreamingHttpResponse
 from django.http.request import validate_host
 from django.views.decorators.http import require_GET
@@ -118,3 +119,20 @@ async def tournament_leaderboard_events(request, tournament_id: int):
 @require_GET
 async def league_leaderboard_events(request, league_id: int):
     return await _events(request, f"league:{league_id}")
+
+
+class EventStreamHandler(ASGIHandler):
+    """Django's ASGI handler for the event-stream paths, without a thread per open stream.
+
+    Django runs each request in a ThreadSensitiveContext whose executor thread
+    (started by the request_started signal's receivers) lives until the
+    response ends: for a stream that is one parked thread per client. Here the
+    request's synchronous steps share the process's single thread-sensitive
+    thread instead, as Channels consumers do; the stream itself waits on the
+    event loop.
+    """
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)

@@ -87,6 +87,13 @@ def test_websocket_and_sse_clients_on_two_processes_receive_each_settlement_upda
         wait_until(lambda: len(sse.named("update")) == 2, timeout=10, what="the second SSE update")
         assert sse.named("update")[1][2]["version"] == later["version"]
 
+        metrics_a = httpx.get(f"{web_a.base}/metrics", timeout=10).text
+        metrics_b = httpx.get(f"{web_b.base}/metrics", timeout=10).text
+    assert 'scoreboard_live_clients{transport="websocket"} 1.0' in metrics_a
+    assert 'scoreboard_live_clients{transport="sse"} 1.0' in metrics_b
+    assert 'scoreboard_live_messages_sent_total{transport="sse"} 2.0' in metrics_b
+    assert "scoreboard_live_delivery_lag_seconds_count 2.0" in metrics_a
+
 
 def test_a_settlement_that_leaves_the_top_ten_unchanged_publishes_nothing(processes, real_celery):
     board = board_make(members=12)
@@ -170,6 +177,17 @@ def test_sse_sends_heartbeats_and_resumes_from_last_event_id(processes, sse_read
     # Resuming from an older version: a snapshot first.
     behind = sse_readers(url, {"Last-Event-ID": str(snapshot["version"] - 1)})
     wait_until(lambda: behind.named("snapshot"), timeout=10, what="a snapshot for a client behind")
+
+
+def test_sse_streams_wait_on_the_event_loop_not_on_a_thread_each(processes, sse_readers):
+    board = board_make(members=2)
+    web = processes.daphne()
+    url = f"{web.base}/api/v1/tournaments/{board.tournament.pk}/leaderboard/events"
+    streams = [sse_readers(url) for _ in range(40)]
+    wait_until(lambda: all(s.named("snapshot") for s in streams), timeout=20, what="40 SSE snapshots")
+    with open(f"/proc/{web.process.pid}/status") as status:
+        threads = int(next(line for line in status if line.startswith("Threads:")).split()[1])
+    assert threads < 10
 
 
 def test_more_clients_than_the_redis_connection_cap_connect_at_once_and_all_receive(processes, real_celery):
