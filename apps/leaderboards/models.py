@@ -37,6 +37,9 @@ class Standing(models.Model):
 
     Indexes are kept to the unique key settlement looks rows up by: every extra
     index is paid on every settlement write. Ranking reads come from Redis.
+    Only rows whose totals change are written: a guess that scored nothing
+    touches no standing, so the number of settled guesses is counted from the
+    guesses when read rather than stored here.
     """
 
     # The unique (tournament, member) key leads with the tournament: a separate
@@ -46,7 +49,6 @@ class Standing(models.Model):
     points = models.IntegerField(default=0)
     exact_hits = models.IntegerField(default=0)
     outcome_hits = models.IntegerField(default=0)
-    settled_guesses = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tournament", "member"], name="standing_unique")]
@@ -56,15 +58,31 @@ class Standing(models.Model):
 
 
 class RoundStanding(models.Model):
-    """The same totals for one round (the round table)."""
+    """The same totals for one round (the round table).
 
-    tournament = models.ForeignKey("matches.Tournament", on_delete=models.CASCADE, related_name="+", db_index=False)
-    round = models.ForeignKey("matches.Round", on_delete=models.CASCADE, related_name="+", db_index=False)
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    A row exists while the member has earned something in the round (points,
+    an exact or an outcome hit); the round table lists exactly these rows.
+
+    Rows are derived data, written only by settlement from guesses whose own
+    keys are checked, so the database checks no foreign key here: the first
+    match of a round inserts a row per scorer, and three deferred key checks
+    per row cost more than the inserts (measured: 115 ms for 9,442 rows against
+    43 ms for the insert). Deletes still cascade through the ORM, and
+    verify_standings checks every row against the guesses.
+    """
+
+    tournament = models.ForeignKey(
+        "matches.Tournament", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    round = models.ForeignKey(
+        "matches.Round", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     points = models.IntegerField(default=0)
     exact_hits = models.IntegerField(default=0)
     outcome_hits = models.IntegerField(default=0)
-    settled_guesses = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "member"], name="round_standing_unique")]

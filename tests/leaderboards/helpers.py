@@ -51,8 +51,8 @@ def void(match, status=Match.Status.CANCELLED):
 
 
 def expected_totals(results: list[tuple]) -> dict:
-    """member id -> (points, exact, outcome, settled) from [(match, (h, a) or None)] using the pure rules."""
-    totals = defaultdict(lambda: [0, 0, 0, 0])
+    """member id -> (points, exact, outcome) from [(match, (h, a) or None)] by the pure rules; nothing-scorers left out."""
+    totals = defaultdict(lambda: [0, 0, 0])
     for match, result in results:
         if result is None:
             continue
@@ -67,24 +67,21 @@ def expected_totals(results: list[tuple]) -> dict:
             row[0] += scored.points
             row[1] += int(scored.exact)
             row[2] += int(scored.outcome)
-            row[3] += 1
-    return {member_id: tuple(row) for member_id, row in totals.items()}
+    return {member_id: tuple(row) for member_id, row in totals.items() if any(row)}
 
 
 def standings(tournament) -> dict:
+    """Standings that hold anything (a join opens a zero one)."""
     return {
-        s.member_id: (s.points, s.exact_hits, s.outcome_hits, s.settled_guesses)
+        s.member_id: (s.points, s.exact_hits, s.outcome_hits)
         for s in Standing.objects.filter(tournament=tournament)
-        if (s.points, s.exact_hits, s.outcome_hits, s.settled_guesses) != (0, 0, 0, 0)
+        if (s.points, s.exact_hits, s.outcome_hits) != (0, 0, 0)
     }
 
 
 def round_standings(round_) -> dict:
-    return {
-        s.member_id: (s.points, s.exact_hits, s.outcome_hits, s.settled_guesses)
-        for s in RoundStanding.objects.filter(round=round_)
-        if (s.points, s.exact_hits, s.outcome_hits, s.settled_guesses) != (0, 0, 0, 0)
-    }
+    """Every round row: one exists only while its member has earned something in the round."""
+    return {s.member_id: (s.points, s.exact_hits, s.outcome_hits) for s in RoundStanding.objects.filter(round=round_)}
 
 
 def match_in(tournament, **kwargs):

@@ -56,7 +56,7 @@ def test_an_action_adds_its_points_once_per_key(quiz, django_capture_on_commit_c
     assert (first.status_code, first.json()) == (202, {"status": "accepted"})
     assert (again.status_code, again.json()) == (200, {"status": "accepted"})
     standing = Standing.objects.get(tournament=tournament, member=members[0])
-    assert (standing.points, standing.exact_hits, standing.outcome_hits, standing.settled_guesses) == (3, 0, 0, 0)
+    assert (standing.points, standing.exact_hits, standing.outcome_hits) == (3, 0, 0)
     top = leaderboard_page(board=f"tournament:{tournament.id}", limit=1, offset=0)
     assert top["source"] == "redis" and top["rows"][0]["member"]["id"] == members[0].id
     assert top["rows"][0]["points"] == 3
@@ -82,7 +82,7 @@ def test_action_points_add_to_settled_points_without_hits(quiz, django_capture_o
         finish(match, 1, 0)
     _post(members[0], tournament, "daily_quiz", uuid.uuid4(), django_capture_on_commit_callbacks)
     standing = Standing.objects.get(tournament=tournament, member=members[0])
-    assert (standing.points, standing.exact_hits, standing.settled_guesses) == (5, 1, 1)
+    assert (standing.points, standing.exact_hits, standing.outcome_hits) == (5, 1, 1)
     assert standings_verify(tournament_id=tournament.id) == []
 
 

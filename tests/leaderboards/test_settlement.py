@@ -36,8 +36,8 @@ def test_a_finished_match_settles_once_with_the_points_of_scoring_md(cup, django
     expected = expected_totals([(match, (2, 1))])
     assert standings(tournament) == expected
     assert round_standings(match.round) == expected
-    # 2-1 exact twice (4), goal difference 1-0 / 3-2 (3), outcome 4-1 (2), the rest 0.
-    assert sorted(points for points, *_ in expected.values()) == [0, 0, 0, 0, 0, 2, 3, 3, 4, 4]
+    # 2-1 exact twice (4), goal difference 1-0 / 3-2 (3), outcome 4-1 (2); the rest scored nothing.
+    assert sorted(points for points, *_ in expected.values()) == [2, 3, 3, 4, 4]
     assert standings_verify(tournament_id=tournament.id, projection_too=False) == []
 
 

@@ -84,7 +84,7 @@ def test_the_sweeper_rebuilds_a_projection_that_missed_a_write(settled):
 
 def test_failed_requests_are_retried_from_the_admin(settled, client, django_capture_on_commit_callbacks):
     tournament, members, match, request = settled
-    Standing.objects.filter(tournament=tournament).update(points=0, exact_hits=0, outcome_hits=0, settled_guesses=0)
+    Standing.objects.filter(tournament=tournament).update(points=0, exact_hits=0, outcome_hits=0)
     SettlementRequest.objects.filter(pk=request.pk).update(
         status="failed", last_error="OperationalError: gone", cursor=0, started_at=timezone.now()
     )

@@ -63,7 +63,7 @@ def test_joining_creates_a_participation_and_a_zero_standing_and_is_idempotent()
     assert second.status_code == 200 and second.json() == first.json()
     assert Participation.objects.filter(tournament=tournament, member=member).count() == 1
     standing = Standing.objects.get(tournament=tournament, member=member)
-    assert (standing.points, standing.exact_hits, standing.settled_guesses) == (0, 0, 0)
+    assert (standing.points, standing.exact_hits, standing.outcome_hits) == (0, 0, 0)
 
 
 def test_joining_an_unknown_tournament_answers_404():

@@ -13,11 +13,14 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.common.errors import NotFound
-from apps.leaderboards.models import BoardState, League, LeagueMembership, RoundStanding, Standing
+from apps.guesses.models import Guess
+from apps.leaderboards.models import BoardState, League, LeagueMembership, RoundStanding, SettlementRequest, Standing
 from apps.leaderboards.services import projection
+from apps.matches.models import Match
 from apps.members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -100,11 +103,12 @@ def member_stats(*, tournament_id: int, member_id: int) -> dict:
     """
     standing = (
         Standing.objects.filter(tournament_id=tournament_id, member_id=member_id)
-        .values("points", "exact_hits", "outcome_hits", "settled_guesses")
+        .values("points", "exact_hits", "outcome_hits")
         .first()
     )
     if standing is None:
         raise NotFound("not_participating", "This member does not take part in this tournament.")
+    standing["settled_guesses"] = settled_guess_count(tournament_id=tournament_id, member_id=member_id)
     rounds = list(
         RoundStanding.objects.filter(tournament_id=tournament_id, member_id=member_id)
         .order_by("round__order", "round_id")
@@ -128,6 +132,23 @@ def member_stats(*, tournament_id: int, member_id: int) -> dict:
         ],
         "source": source,
     }
+
+
+def settled_guess_count(*, tournament_id: int, member_id: int) -> int:
+    """Guesses of the member on matches whose current result is settled (counted, not stored)."""
+    settled = SettlementRequest.objects.filter(
+        match_id=OuterRef("match_id"),
+        result_version=OuterRef("match__result_version"),
+        kind=SettlementRequest.Kind.SETTLE,
+        status=SettlementRequest.Status.DONE,
+    )
+    return (
+        Guess.objects.filter(
+            member_id=member_id, match__tournament_id=tournament_id, match__status=Match.Status.FINISHED
+        )
+        .filter(Exists(settled))
+        .count()
+    )
 
 
 # --- Redis path -----------------------------------------------------------------

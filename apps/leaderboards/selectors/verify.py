@@ -26,7 +26,7 @@ from apps.matches.models import Match
 
 DIFFERENCE_LIMIT = 100
 STREAM_CHUNK = 10_000
-COLUMNS = ("points", "exact_hits", "outcome_hits", "settled_guesses")
+COLUMNS = ("points", "exact_hits", "outcome_hits")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _match_states(tournament_id: int) -> list[tuple[int, Applied | None, Applied
 
 
 def _guess_terms(states, round_id: int | None) -> tuple[list[str], list]:
-    """One SELECT per match giving (member_id, points, exact, outcome, settled) of its guesses."""
+    """One SELECT per match giving (member_id, points, exact, outcome) of its guesses."""
     selects, params = [], []
     for match_id, held, previous, cursor in states:
 
@@ -104,7 +104,7 @@ def _compare(expected_sql: str, expected_params: list, actual_sql: str, actual_p
     with connection.cursor() as cursor:
         cursor.execute(sql, expected_params + actual_params)
         rows = cursor.fetchall()
-    return [Difference(board, member_id, tuple(values[:4]), tuple(values[4:])) for member_id, *values in rows]
+    return [Difference(board, member_id, tuple(values[:3]), tuple(values[3:])) for member_id, *values in rows]
 
 
 def standings_verify_database(*, tournament_id: int) -> list[Difference]:
@@ -112,17 +112,17 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
     states = _match_states(tournament_id)
     selects, params = _guess_terms(states, None)
     selects.append(
-        f"SELECT member_id, points, 0, 0, 0 FROM {ScoreActionAward._meta.db_table} "
+        f"SELECT member_id, points, 0, 0 FROM {ScoreActionAward._meta.db_table} "
         f"WHERE tournament_id = %s AND status = %s"
     )
     params += [tournament_id, ScoreActionAward.Status.APPLIED]
     expected = (
-        f"SELECT member_id, SUM(p), SUM(e), SUM(o), SUM(s) FROM ("
+        f"SELECT member_id, SUM(p), SUM(e), SUM(o) FROM ("
         + " UNION ALL ".join(selects)
-        + ") x (member_id, p, e, o, s) GROUP BY member_id"
+        + ") x (member_id, p, e, o) GROUP BY member_id"
     )
     actual = (
-        f"SELECT member_id, points, exact_hits, outcome_hits, settled_guesses FROM {Standing._meta.db_table} "
+        f"SELECT member_id, points, exact_hits, outcome_hits FROM {Standing._meta.db_table} "
         f"WHERE tournament_id = %s"
     )
     differences = _compare(expected, params, actual, [tournament_id], f"tournament:{tournament_id}")
@@ -132,19 +132,26 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
     for round_id in sorted(round_ids):
         rselects, rparams = _guess_terms(states, round_id)
         if not rselects:
-            rselects, rparams = ["SELECT 0, 0, 0, 0, 0 WHERE 1 = 0"], []
+            rselects, rparams = ["SELECT 0, 0, 0, 0 WHERE 1 = 0"], []
         rexpected = (
-            "SELECT member_id, SUM(p), SUM(e), SUM(o), SUM(s) FROM ("
+            "SELECT member_id, SUM(p), SUM(e), SUM(o) FROM ("
             + " UNION ALL ".join(rselects)
-            + ") x (member_id, p, e, o, s) GROUP BY member_id"
+            + ") x (member_id, p, e, o) GROUP BY member_id"
         )
         ractual = (
-            f"SELECT member_id, points, exact_hits, outcome_hits, settled_guesses "
+            f"SELECT member_id, points, exact_hits, outcome_hits "
             f"FROM {RoundStanding._meta.db_table} WHERE round_id = %s"
         )
         differences += _compare(
             rexpected, rparams, ractual, [round_id], f"tournament:{tournament_id}:round:{round_id}"
         )
+        # A round row stays only while the member has earned something in the round.
+        differences += [
+            Difference(f"tournament:{tournament_id}:round:{round_id}", member_id, ("no row",), (0, 0, 0))
+            for member_id in RoundStanding.objects.filter(
+                round_id=round_id, points=0, exact_hits=0, outcome_hits=0
+            ).values_list("member_id", flat=True)[:DIFFERENCE_LIMIT]
+        ]
     return differences
 
 

@@ -173,7 +173,12 @@ def projection_move(
     """
     client = client or redis_client()
     by_key: dict[tuple[int, int], list] = defaultdict(list)
+    removed: dict[tuple[int, int], list] = defaultdict(list)
     for kind, key_id, member_id, points, exact_hits in rows:
+        if points is None:
+            # A round row that fell back to nothing leaves its round table.
+            removed[(kind, key_id)].append(member_field(member_id))
+            continue
         args = by_key[(kind, key_id)]
         args.append(zscore(points, exact_hits))
         args.append(member_field(member_id))
@@ -197,6 +202,9 @@ def projection_move(
                 if queued >= 8:
                     pipe.execute()
                     queued = 0
+        for (kind, key_id), members in removed.items():
+            for start in range(0, len(members), ZADD_CHUNK):
+                pipe.execute_command("ZREM", round_key(tournament_id, key_id), *members[start : start + ZADD_CHUNK])
         pipe.hset(meta_key(tournament_id), mapping={"v": version, "at": as_of.isoformat()})
         pipe.execute()
     return boards

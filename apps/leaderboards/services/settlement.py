@@ -274,6 +274,7 @@ def _run_one(*, request_id: int, tournament_id: int, worker: str) -> RunReport:
             _reproject(plan=plan, mover=mover, lo=request.projected_cursor, hi=request.cursor, state=state)
         while True:
             with metrics.timed(metrics.database_write_seconds), transaction.atomic():
+                _commit_without_waiting_for_disk()
                 cursor, claimed_by, status = (
                     SettlementRequest.objects.select_for_update()
                     .values_list("cursor", "claimed_by", "status")
@@ -332,6 +333,20 @@ def _run_one(*, request_id: int, tournament_id: int, worker: str) -> RunReport:
         "settled %s: %s guesses, %s standings moved", request.idempotency_key, report.guesses, report.standings
     )
     return report
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let this batch's commit return before its WAL reaches the disk (PostgreSQL only).
+
+    Waiting for the flush of each batch's WAL was most of a batch's time. A
+    database crash can now lose the last batches committed, but only whole:
+    their standings and the progress cursor commit in the same transaction,
+    so the request resumes before them. The request's final "done" commit
+    waits for the disk as usual, which flushes every batch before it.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _reproject(*, plan: BatchPlan, mover: _Mover, lo: int, hi: int, state: BoardState) -> None:

@@ -8,6 +8,11 @@ also returns the new absolute totals for the projection:
 
     (kind, key id, member id, points, exact hits)
 
+Only members whose totals change are written: a guess that scored nothing
+(before and after) touches no row, which on a typical result is most of them.
+Round rows that fall back to nothing are deleted, and returned with
+points None so the projection removes them from the round table.
+
 PostgreSQL runs it as one statement with data-modifying CTEs; other databases
 (the embedded SQLite) take the plain ORM path, which gives the same rows.
 """
@@ -23,7 +28,8 @@ from apps.guesses.scoring import ScoringRules, score_guess
 from apps.leaderboards.models import League, LeagueMembership, RoundStanding, SettlementRequest, Standing
 from apps.leaderboards.services.projection import KIND_LEAGUE, KIND_ROUND, KIND_TOURNAMENT
 
-ZERO = ("0", "0", "0", "0")
+ZERO = ("0", "0", "0")
+COLUMNS = ("points", "exact_hits", "outcome_hits")
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,8 @@ class Applied:
             round_id=request.applied_round_id,
         )
 
-    def score(self, home_goals: int, away_goals: int) -> tuple[int, int, int, int]:
-        """(points, exact, outcome, settled) of one guess, by the pure scoring rules."""
+    def score(self, home_goals: int, away_goals: int) -> tuple[int, int, int]:
+        """(points, exact, outcome) of one guess, by the pure scoring rules."""
         rules = ScoringRules(
             points_exact=self.points_exact,
             points_goal_difference=self.points_goal_difference,
@@ -62,11 +68,11 @@ class Applied:
         scored = score_guess(
             guess=(home_goals, away_goals), result=(self.home, self.away), rules=rules, multiplier=self.multiplier
         )
-        return scored.points, int(scored.exact), int(scored.outcome), 1
+        return scored.points, int(scored.exact), int(scored.outcome)
 
 
-def score_sql(applied: Applied | None) -> tuple[str, str, str, str]:
-    """SQL for (points, exact, outcome, settled) of guess `g` under `applied`; zeros when None.
+def score_sql(applied: Applied | None) -> tuple[str, str, str]:
+    """SQL for (points, exact, outcome) of guess `g` under `applied`; zeros when None.
 
     The result and settings are constants of the request, so the branches are
     decided here and the database evaluates only comparisons of the guess. The
@@ -89,7 +95,7 @@ def score_sql(applied: Applied | None) -> tuple[str, str, str, str]:
         branches.append(f"WHEN g.home_goals - g.away_goals = {h - a} THEN {int(applied.points_goal_difference) * m}")
     branches.append(f"WHEN {outcome} THEN {int(applied.points_outcome) * m}")
     points = f"CASE {' '.join(branches)} ELSE 0 END"
-    return points, f"CASE WHEN {exact} THEN 1 ELSE 0 END", f"CASE WHEN {outcome} THEN 1 ELSE 0 END", "1"
+    return points, f"CASE WHEN {exact} THEN 1 ELSE 0 END", f"CASE WHEN {outcome} THEN 1 ELSE 0 END"
 
 
 class BatchPlan:
@@ -120,12 +126,22 @@ class BatchPlan:
         return count, (hi if count else lo)
 
     # --- the batch -----------------------------------------------------------
-    def apply(self, *, lo: int, hi: int) -> list[tuple[int, int, int, int, int]]:
-        if self._pg_sql is not None:
-            with connection.cursor() as cursor:
-                cursor.execute(self._pg_sql, {"match": self.match_id, "lo": lo, "hi": hi})
-                return cursor.fetchall()
-        return self._apply_portable(lo=lo, hi=hi)
+    def apply(self, *, lo: int, hi: int) -> list[tuple]:
+        if self._pg_sql is None:
+            return self._apply_portable(lo=lo, hi=hi)
+        with connection.cursor() as cursor:
+            cursor.execute(self._pg_sql, {"match": self.match_id, "lo": lo, "hi": hi})
+            rows = cursor.fetchall()
+            if self.old is not None and self.round_ids:
+                # Only a correction or reversal can bring a round row back to nothing.
+                cursor.execute(
+                    f"DELETE FROM {RoundStanding._meta.db_table} WHERE round_id IN "
+                    f"({', '.join(str(int(r)) for r in self.round_ids)}) AND member_id > %s AND member_id <= %s "
+                    f"AND points = 0 AND exact_hits = 0 AND outcome_hits = 0 RETURNING round_id, member_id",
+                    [lo, hi],
+                )
+                rows += [(KIND_ROUND, round_id, member_id, None, None) for round_id, member_id in cursor.fetchall()]
+        return rows
 
     def _round_scores(self, round_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         new = score_sql(self.new) if self.new and self.new.round_id == round_id else ZERO
@@ -139,11 +155,11 @@ class BatchPlan:
         columns = []
         targets = [("t", standing, f"s.tournament_id = {t}", ["tournament_id"], [str(t)], "tournament_id, member_id")]
         new, old = score_sql(self.new), score_sql(self.old)
-        columns += [f"({n}) - ({o}) AS t_{c}" for c, n, o in zip("peos", new, old)]
+        columns += [f"({n}) - ({o}) AS t_{c}" for c, n, o in zip("peo", new, old)]
         for index, round_id in enumerate(self.round_ids):
             rnew, rold = self._round_scores(round_id)
             prefix = f"r{index}"
-            columns += [f"({n}) - ({o}) AS {prefix}_{c}" for c, n, o in zip("peos", rnew, rold)]
+            columns += [f"({n}) - ({o}) AS {prefix}_{c}" for c, n, o in zip("peo", rnew, rold)]
             targets.append(
                 (
                     prefix,
@@ -154,31 +170,32 @@ class BatchPlan:
                     "round_id, member_id",
                 )
             )
+        moved_any = " OR ".join(f"x.{prefix}_{c} <> 0" for prefix, *_ in targets for c in "peo")
         ctes = [
-            f"d AS MATERIALIZED (SELECT g.member_id, {', '.join(columns)} FROM {Guess._meta.db_table} g "
-            f"WHERE g.match_id = %(match)s AND g.member_id > %(lo)s AND g.member_id <= %(hi)s)"
+            f"d AS MATERIALIZED (SELECT * FROM (SELECT g.member_id, {', '.join(columns)} "
+            f"FROM {Guess._meta.db_table} g "
+            f"WHERE g.match_id = %(match)s AND g.member_id > %(lo)s AND g.member_id <= %(hi)s) x "
+            f"WHERE {moved_any})"
         ]
         selects = []
         for prefix, table, key, insert_columns, insert_values, conflict in targets:
-            moved = f"(d.{prefix}_p <> 0 OR d.{prefix}_e <> 0 OR d.{prefix}_o <> 0 OR d.{prefix}_s <> 0)"
+            moved = f"(d.{prefix}_p <> 0 OR d.{prefix}_e <> 0 OR d.{prefix}_o <> 0)"
             ctes.append(
                 f"{prefix}_u AS (UPDATE {table} AS s SET points = s.points + d.{prefix}_p, "
-                f"exact_hits = s.exact_hits + d.{prefix}_e, outcome_hits = s.outcome_hits + d.{prefix}_o, "
-                f"settled_guesses = s.settled_guesses + d.{prefix}_s FROM d "
+                f"exact_hits = s.exact_hits + d.{prefix}_e, outcome_hits = s.outcome_hits + d.{prefix}_o FROM d "
                 f"WHERE {key} AND s.member_id = d.member_id AND s.member_id > %(lo)s AND s.member_id <= %(hi)s "
                 f"AND {moved} RETURNING s.member_id, s.points, s.exact_hits)"
             )
-            # Members without a row yet (a first guess in this round; a standing
+            # Members without a row yet (a first points in this round; a standing
             # never opened) are inserted; ON CONFLICT covers a row opened meanwhile.
             ctes.append(
                 f"{prefix}_i AS (INSERT INTO {table} ({', '.join(insert_columns)}, member_id, points, exact_hits, "
-                f"outcome_hits, settled_guesses) SELECT {', '.join(insert_values)}, d.member_id, d.{prefix}_p, "
-                f"d.{prefix}_e, d.{prefix}_o, d.{prefix}_s FROM d WHERE {moved} "
+                f"outcome_hits) SELECT {', '.join(insert_values)}, d.member_id, d.{prefix}_p, "
+                f"d.{prefix}_e, d.{prefix}_o FROM d WHERE {moved} "
                 f"AND NOT EXISTS (SELECT 1 FROM {prefix}_u u WHERE u.member_id = d.member_id) "
                 f"ON CONFLICT ({conflict}) DO UPDATE SET points = {table}.points + EXCLUDED.points, "
                 f"exact_hits = {table}.exact_hits + EXCLUDED.exact_hits, "
-                f"outcome_hits = {table}.outcome_hits + EXCLUDED.outcome_hits, "
-                f"settled_guesses = {table}.settled_guesses + EXCLUDED.settled_guesses "
+                f"outcome_hits = {table}.outcome_hits + EXCLUDED.outcome_hits "
                 f"RETURNING member_id, points, exact_hits)"
             )
             if prefix == "t":
@@ -196,14 +213,14 @@ class BatchPlan:
         )
         return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(selects)
 
-    def _apply_portable(self, *, lo: int, hi: int) -> list[tuple[int, int, int, int, int]]:
+    def _apply_portable(self, *, lo: int, hi: int) -> list[tuple]:
         """The same batch through the ORM, row by row: for the embedded database and small data."""
         guesses = Guess.objects.filter(match_id=self.match_id, member_id__gt=lo, member_id__lte=hi).values_list(
             "member_id", "home_goals", "away_goals"
         )
-        zero = (0, 0, 0, 0)
-        rows: list[tuple[int, int, int, int, int]] = []
-        moved_members: dict[int, tuple[int, int]] = {}
+        zero = (0, 0, 0)
+        rows: list[tuple] = []
+        moved_members: dict[int, tuple[int, int, int]] = {}
         round_deltas: dict[int, dict[int, tuple]] = defaultdict(dict)
         for member_id, home_goals, away_goals in guesses:
             new = self.new.score(home_goals, away_goals) if self.new else zero
@@ -217,25 +234,25 @@ class BatchPlan:
                 rdelta = tuple(n - o for n, o in zip(rnew, rold))
                 if any(rdelta):
                     round_deltas[round_id][member_id] = rdelta
-        for member_id, (dp, de, do, ds) in moved_members.items():
-            standing, _ = Standing.objects.get_or_create(tournament_id=self.tournament_id, member_id=member_id)
-            Standing.objects.filter(pk=standing.pk).update(
-                points=F("points") + dp,
-                exact_hits=F("exact_hits") + de,
-                outcome_hits=F("outcome_hits") + do,
-                settled_guesses=F("settled_guesses") + ds,
+        for member_id, (dp, de, do) in moved_members.items():
+            Standing.objects.get_or_create(tournament_id=self.tournament_id, member_id=member_id)
+            Standing.objects.filter(tournament_id=self.tournament_id, member_id=member_id).update(
+                points=F("points") + dp, exact_hits=F("exact_hits") + de, outcome_hits=F("outcome_hits") + do
             )
         for round_id, deltas in round_deltas.items():
-            for member_id, (dp, de, do, ds) in deltas.items():
-                row, _ = RoundStanding.objects.get_or_create(
+            for member_id, (dp, de, do) in deltas.items():
+                RoundStanding.objects.get_or_create(
                     round_id=round_id, member_id=member_id, defaults={"tournament_id": self.tournament_id}
                 )
-                RoundStanding.objects.filter(pk=row.pk).update(
-                    points=F("points") + dp,
-                    exact_hits=F("exact_hits") + de,
-                    outcome_hits=F("outcome_hits") + do,
-                    settled_guesses=F("settled_guesses") + ds,
+                RoundStanding.objects.filter(round_id=round_id, member_id=member_id).update(
+                    points=F("points") + dp, exact_hits=F("exact_hits") + de, outcome_hits=F("outcome_hits") + do
                 )
+            emptied = RoundStanding.objects.filter(
+                round_id=round_id, member_id__in=list(deltas), points=0, exact_hits=0, outcome_hits=0
+            )
+            for member_id in list(emptied.values_list("member_id", flat=True)):
+                rows.append((KIND_ROUND, round_id, member_id, None, None))
+            emptied.delete()
             for member_id, points, exact_hits in RoundStanding.objects.filter(
                 round_id=round_id, member_id__in=list(deltas)
             ).values_list("member_id", "points", "exact_hits"):
@@ -271,10 +288,13 @@ class BatchPlan:
             totals[member_id] = (points, exact_hits)
             rows.append((KIND_TOURNAMENT, self.tournament_id, member_id, points, exact_hits))
         for round_id in self.round_ids:
+            present = set()
             for member_id, points, exact_hits in RoundStanding.objects.filter(
                 round_id=round_id, member_id__in=members
             ).values_list("member_id", "points", "exact_hits"):
+                present.add(member_id)
                 rows.append((KIND_ROUND, round_id, member_id, points, exact_hits))
+            rows += [(KIND_ROUND, round_id, m, None, None) for m in members if m not in present]
         for league_id, member_id in LeagueMembership.objects.filter(
             member_id__in=list(totals), league__tournament_id=self.tournament_id
         ).values_list("league_id", "member_id"):
