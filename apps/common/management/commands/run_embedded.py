@@ -167,6 +167,12 @@ class Command(BaseCommand):
         ]
         if replaying:
             lines.append("  The World Cup 2022 replay is playing: its leaderboard moves as results come in.")
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            # With a broker configured, settlements are queued rather than run inline.
+            lines.append(
+                "  A Celery broker is configured: results are settled only while workers run "
+                "(celery -A scoreboard worker -Q settlement,ingestion)."
+            )
         lines += ["Press Ctrl-C to stop.", ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
