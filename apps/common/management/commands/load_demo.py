@@ -205,6 +205,8 @@ class Command(BaseCommand):
             for match_id in matches:
                 home, away = rng.choices(range(len(_GOAL_WEIGHTS)), weights=_GOAL_WEIGHTS, k=2)
                 guesses.append(Guess(member_id=member.pk, match_id=match_id, home_goals=home, away_goals=away))
+        # Written in bulk rather than through guess_submit: tens of thousands of
+        # rows, every match is still open, and the members joined above.
         before = Guess.objects.filter(match__tournament=tournament).count()
         Guess.objects.bulk_create(guesses, batch_size=2000, ignore_conflicts=True)
         added = Guess.objects.filter(match__tournament=tournament).count() - before
