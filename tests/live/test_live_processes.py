@@ -231,6 +231,28 @@ def test_a_killed_process_stops_counting_as_a_subscriber(processes):
     assert live._store().boards_watched([board.key]) == []
 
 
+def test_a_lost_update_shows_as_a_version_gap_that_a_snapshot_request_heals(processes, monkeypatch):
+    """Redis pub/sub delivers at most once: the next update names the version the client missed."""
+    board = board_make(members=12)
+    first = match_with_exact_guess(board, winners=[board.members[11]])
+    second = match_with_exact_guess(board, winners=[board.members[10]], score=(3, 0))
+    web = processes.daphne()
+    with ws_open(web, f"/ws/tournaments/{board.tournament.pk}/leaderboard/") as ws:
+        snapshot = ws_json(ws)
+        # Settled here (eagerly); the first update is lost on its way.
+        real_send = live._group_send_all
+        monkeypatch.setattr(live, "_group_send_all", lambda messages: None)
+        assert settlement_done(match_finish(first))
+        monkeypatch.setattr(live, "_group_send_all", real_send)
+        assert settlement_done(match_finish(second, score=(3, 0)))
+        update = ws_json(ws)
+        assert update["previous_version"] > snapshot["version"]
+        ws.send('{"type": "snapshot"}')
+        healed = ws_json(ws)
+    assert healed["type"] == "snapshot" and healed["version"] == update["version"]
+    assert [row["member"]["display_name"] for row in healed["top"][:2]] == ["Player 11", "Player 12"]
+
+
 def test_the_embedded_default_without_redis_still_shows_updates(processes):
     """No REDIS_URL: in-memory channel layer; the web process re-reads watched boards itself."""
     board = board_make(members=11)
