@@ -110,7 +110,8 @@ def member_stats(*, tournament_id: int, member_id: int) -> dict:
         raise NotFound("not_participating", "This member does not take part in this tournament.")
     standing["settled_guesses"] = settled_guess_count(tournament_id=tournament_id, member_id=member_id)
     rounds = list(
-        RoundStanding.objects.filter(tournament_id=tournament_id, member_id=member_id)
+        # Keyed by (round, member): look the member up round by round.
+        RoundStanding.objects.filter(round__tournament_id=tournament_id, member_id=member_id)
         .order_by("round__order", "round_id")
         .values_list("round_id", "points", "exact_hits")
     )

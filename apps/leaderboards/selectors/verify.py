@@ -126,7 +126,7 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
         f"WHERE tournament_id = %s"
     )
     differences = _compare(expected, params, actual, [tournament_id], f"tournament:{tournament_id}")
-    round_ids = set(RoundStanding.objects.filter(tournament_id=tournament_id).values_list("round_id", flat=True))
+    round_ids = set(projection.round_ids_with_rows(tournament_id=tournament_id))
     round_ids |= {applied.round_id for _, applied, _, _ in states if applied and applied.round_id}
     round_ids |= {applied.round_id for _, _, applied, _ in states if applied and applied.round_id}
     for round_id in sorted(round_ids):
@@ -214,7 +214,7 @@ def standings_verify_projection(*, tournament_id: int) -> list[Difference]:
         ),
         _redis_entries(client, projection.tournament_key(tournament_id)),
     )
-    for round_id in RoundStanding.objects.filter(tournament_id=tournament_id).order_by().values_list("round_id", flat=True).distinct():
+    for round_id in projection.round_ids_with_rows(tournament_id=tournament_id):
         differences += _compare_sets(
             f"tournament:{tournament_id}:round:{round_id}",
             _stream(

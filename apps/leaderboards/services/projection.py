@@ -251,6 +251,18 @@ def projection_mark_stale(*, tournament_id: int) -> None:
 
 
 # --- rebuilds ---------------------------------------------------------------
+def round_ids_with_rows(*, tournament_id: int) -> list[int]:
+    """The tournament's rounds that have a round table (round rows are keyed by round, not tournament)."""
+    from apps.leaderboards.models import RoundStanding
+    from apps.matches.models import Round
+
+    return [
+        round_id
+        for round_id in Round.objects.filter(tournament_id=tournament_id).order_by("id").values_list("id", flat=True)
+        if RoundStanding.objects.filter(round_id=round_id).exists()
+    ]
+
+
 def _standing_table() -> str:
     from apps.leaderboards.models import Standing
 
@@ -323,7 +335,7 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
     tournament lock keeps settlement from moving totals mid-rebuild.
     `progress` is called with the number of rows written after each chunk.
     """
-    from apps.leaderboards.models import BoardState, League, RoundStanding
+    from apps.leaderboards.models import BoardState, League
     from apps.leaderboards.services.settlement_locks import tournament_lock
 
     client = redis_client()
@@ -341,9 +353,7 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
             ),
             progress,
         )
-        round_ids = list(
-            RoundStanding.objects.filter(tournament_id=tournament_id).values_list("round_id", flat=True).distinct()
-        )
+        round_ids = round_ids_with_rows(tournament_id=tournament_id)
         for round_id in round_ids:
             _fill(
                 client,

@@ -184,7 +184,9 @@ class _Mover:
     """Moves the projection one batch behind the database, on one background thread.
 
     At most one move is in flight: submitting waits for the previous one, so
-    memory holds two batches whatever the number of guesses.
+    memory holds two batches whatever the number of guesses. The live push of
+    each batch runs on the same thread, right after its move, so neither holds
+    up the next batch's database work.
     """
 
     def __init__(self, *, tournament_id: int, enabled: bool):
@@ -196,15 +198,21 @@ class _Mover:
         self._pending: tuple[Future, int] | None = None
         self.boards: set[str] = set()
 
-    def submit(self, *, rows: list, version: int, as_of: datetime, hi: int) -> set[str]:
-        """Queue this batch's move; returns the boards whose previous move just completed."""
-        done = self.wait()
-        if self.enabled and not self.failed:
-            future = self._executor.submit(
-                projection.projection_move, tournament_id=self.tournament_id, rows=rows, version=version, as_of=as_of
-            )
+    @property
+    def active(self) -> bool:
+        return self.enabled and not self.failed
+
+    def submit(self, *, rows: list, version: int, as_of: datetime, hi: int) -> None:
+        """Queue this batch's move and live push, once the previous one is done."""
+        self.wait()
+        if self.active:
+            future = self._executor.submit(self._move, rows=rows, version=version, as_of=as_of)
             self._pending = (future, hi)
-        return done
+
+    def _move(self, **kwargs) -> set[str]:
+        boards = projection.projection_move(tournament_id=self.tournament_id, **kwargs)
+        _publish(boards)
+        return boards
 
     def wait(self) -> set[str]:
         if self._pending is None:
@@ -224,11 +232,13 @@ class _Mover:
         self.boards |= boards
         return boards
 
-    def close(self) -> set[str]:
-        boards = self.wait()
+    def close(self) -> None:
+        self.wait()
         if self._executor is not None:
+            # The live push may have read the database on this thread: close its connection.
+            self._executor.submit(lambda: connection.close()).result()
             self._executor.shutdown(wait=True)
-        return boards
+            self._executor = None
 
 
 def _live_boards(tournament_id: int, rows: list) -> set[str]:
@@ -304,14 +314,14 @@ def _run_one(*, request_id: int, tournament_id: int, worker: str) -> RunReport:
             report.guesses += walked
             report.standings += moved
             if rows:
-                if mover.enabled:
-                    _publish(mover.submit(rows=rows, version=version, as_of=now, hi=hi))
+                if mover.active:
+                    mover.submit(rows=rows, version=version, as_of=now, hi=hi)
                 else:
                     _publish(_live_boards(tournament_id, rows))
             rows = None
             if pause:
                 time.sleep(pause)
-        _publish(mover.close())
+        mover.close()
         with transaction.atomic():
             finished = SettlementRequest.objects.filter(
                 pk=request_id, status=SettlementRequest.Status.IN_PROGRESS, claimed_by=worker
@@ -359,9 +369,9 @@ def _reproject(*, plan: BatchPlan, mover: _Mover, lo: int, hi: int, state: Board
         upper = min(upper, hi)
         state.refresh_from_db()
         rows = plan.current(lo=cursor, hi=upper)
-        _publish(mover.submit(rows=rows, version=state.version, as_of=state.as_of or timezone.now(), hi=upper))
+        mover.submit(rows=rows, version=state.version, as_of=state.as_of or timezone.now(), hi=upper)
         cursor = upper
-    _publish(mover.wait())
+    mover.wait()
 
 
 def _request_rebuild(tournament_id: int) -> None:

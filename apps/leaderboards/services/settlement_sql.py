@@ -167,7 +167,10 @@ class BatchPlan:
                     f"s.round_id = {int(round_id)}",
                     ["tournament_id", "round_id"],
                     [str(t), str(int(round_id))],
-                    "round_id, member_id",
+                    # Only settlement writes round rows, under the tournament lock:
+                    # nothing can insert one meanwhile, and a plain insert is half
+                    # the cost of a speculative one.
+                    None,
                 )
             )
         moved_any = " OR ".join(f"x.{prefix}_{c} <> 0" for prefix, *_ in targets for c in "peo")
@@ -186,17 +189,22 @@ class BatchPlan:
                 f"WHERE {key} AND s.member_id = d.member_id AND s.member_id > %(lo)s AND s.member_id <= %(hi)s "
                 f"AND {moved} RETURNING s.member_id, s.points, s.exact_hits)"
             )
-            # Members without a row yet (a first points in this round; a standing
-            # never opened) are inserted; ON CONFLICT covers a row opened meanwhile.
+            # Members without a row yet (first points in this round; a standing
+            # never opened) are inserted. A standing can be opened by a join at
+            # any moment: ON CONFLICT adds to the row that appeared meanwhile.
+            on_conflict = (
+                f"ON CONFLICT ({conflict}) DO UPDATE SET points = {table}.points + EXCLUDED.points, "
+                f"exact_hits = {table}.exact_hits + EXCLUDED.exact_hits, "
+                f"outcome_hits = {table}.outcome_hits + EXCLUDED.outcome_hits "
+                if conflict
+                else ""
+            )
             ctes.append(
                 f"{prefix}_i AS (INSERT INTO {table} ({', '.join(insert_columns)}, member_id, points, exact_hits, "
                 f"outcome_hits) SELECT {', '.join(insert_values)}, d.member_id, d.{prefix}_p, "
                 f"d.{prefix}_e, d.{prefix}_o FROM d WHERE {moved} "
                 f"AND NOT EXISTS (SELECT 1 FROM {prefix}_u u WHERE u.member_id = d.member_id) "
-                f"ON CONFLICT ({conflict}) DO UPDATE SET points = {table}.points + EXCLUDED.points, "
-                f"exact_hits = {table}.exact_hits + EXCLUDED.exact_hits, "
-                f"outcome_hits = {table}.outcome_hits + EXCLUDED.outcome_hits "
-                f"RETURNING member_id, points, exact_hits)"
+                f"{on_conflict}RETURNING member_id, points, exact_hits)"
             )
             if prefix == "t":
                 ctes.append("t_all AS (SELECT * FROM t_u UNION ALL SELECT * FROM t_i)")

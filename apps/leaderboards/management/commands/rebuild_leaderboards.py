@@ -31,7 +31,7 @@ class Command(BaseCommand):
         for tournament_id in tournament_ids:
             rows = (
                 Standing.objects.filter(tournament_id=tournament_id).count()
-                + RoundStanding.objects.filter(tournament_id=tournament_id).count()
+                + RoundStanding.objects.filter(round__tournament_id=tournament_id).count()
             )
             leagues = LeagueMembership.objects.filter(league__tournament_id=tournament_id).count()
             with tqdm(
