@@ -83,3 +83,14 @@ def test_live_page_from_the_web_role_renders_the_snapshot_and_animates_in_the_ne
             over_ws.screenshot(path=str(tmp_path / "live.png"))
         finally:
             browser.close()
+
+
+def test_a_missing_chromium_skips_with_its_reason_outside_ci_and_fails_under_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Chromium is not installed"):
+        _chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the live page browser test"):
+        _chromium()
