@@ -31,6 +31,10 @@ ENV = {
     "CELERY_TASK_ALWAYS_EAGER": "false",
     "DEBUG": "false",
     "LOG_LEVEL": "WARNING",
+    # As a deployment would run: persistent database connections, no throttling of the load client.
+    "DATABASE_CONN_MAX_AGE": "300",
+    "THROTTLE_ANON": "100000000/min",
+    "THROTTLE_USER": "100000000/min",
     "PYTHONUNBUFFERED": "1",
 }
 

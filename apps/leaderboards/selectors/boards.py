@@ -153,28 +153,62 @@ def settled_guess_count(*, tournament_id: int, member_id: int) -> int:
 
 
 # --- Redis path -----------------------------------------------------------------
+# One round trip per read: the readiness check, the count, the rows, the
+# count strictly ahead of the first row and the board's version run as one
+# script (all keys share the tournament's hash slot). Scores come back as
+# strings; they are integers well inside a double's exact range.
+_PAGE_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+local entries = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
+local ahead = 0
+if #entries > 0 then ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2]) end
+local meta = redis.call('HMGET', KEYS[2], 'v', 'at')
+return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', tonumber(ARGV[1])}
+"""
+_AROUND_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+local position = redis.call('ZRANK', KEYS[1], ARGV[1])
+if not position then return {1, -1} end
+local around = tonumber(ARGV[2])
+local start = position - around
+if start < 0 then start = 0 end
+local entries = redis.call('ZRANGE', KEYS[1], start, position + around, 'WITHSCORES')
+local ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2])
+local meta = redis.call('HMGET', KEYS[2], 'v', 'at')
+return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start}
+"""
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def _script(client, source: str):
+    key = (id(client), source)
+    script = _scripts.get(key)
+    if script is None:
+        script = _scripts[key] = client.register_script(source)
+    return script
+
+
 def _redis_read(target: Board, read):
     """Run `read` against Redis; None when Redis is away or the board's set is not built."""
     if not projection.redis_available():
         return None
     try:
         client = projection.redis_client()
-        if not _board_ready(client, target):
+        if target.kind == "league" and not _league_ready(client, target):
             return None
-        return read(client)
+        result = read(client)
+        if result is None and target.kind != "league":
+            # Never built, or lost with Redis: the database answers until a rebuild.
+            from apps.leaderboards.services.outbox import projection_rebuild_enqueue
+
+            projection_rebuild_enqueue(tournament_id=target.tournament_id)
+        return result
     except projection.RedisError as exc:
         projection.redis_failed(exc)
         return None
 
 
-def _board_ready(client, target: Board) -> bool:
-    if target.kind != "league":
-        if client.exists(projection.ready_key(target.tournament_id)):
-            return True
-        from apps.leaderboards.services.outbox import projection_rebuild_enqueue
-
-        projection_rebuild_enqueue(tournament_id=target.tournament_id)
-        return False
+def _league_ready(client, target: Board) -> bool:
     pipe = client.pipeline(transaction=False)
     pipe.exists(projection.ready_key(target.tournament_id))
     pipe.sismember(projection.leagues_ready_key(target.tournament_id), target.object_id)
@@ -188,62 +222,45 @@ def _board_ready(client, target: Board) -> bool:
     return projection.projection_league_build(tournament_id=target.tournament_id, league_id=target.object_id)
 
 
-def _ranked(entries: list[tuple[bytes, float]], start: int, first_ahead: int) -> list[tuple[int, int, int, int]]:
-    """(rank, member id, points, exact hits) for consecutive entries listed from position `start`."""
+def _ranked(entries: list, start: int, first_ahead: int) -> list[tuple[int, int, int, int]]:
+    """(rank, member id, points, exact hits) for consecutive [member, score, ...] entries listed from `start`."""
     ranked = []
     previous = None
     rank = first_ahead + 1
-    for index, (member, score) in enumerate(entries):
+    for index in range(0, len(entries), 2):
+        score = int(float(entries[index + 1]))
         if previous is not None and score != previous:
-            rank = start + index + 1
+            rank = start + index // 2 + 1
         previous = score
         points, exact_hits = projection.zscore_split(score)
-        ranked.append((rank, int(member), points, exact_hits))
+        ranked.append((rank, int(entries[index]), points, exact_hits))
     return ranked
 
 
-def _meta(values) -> tuple[int, str | None]:
-    version, as_of = values
-    return int(version or 0), as_of.decode() if as_of else None
-
-
-def _redis_page(client, target: Board, offset: int, limit: int) -> dict:
-    pipe = client.pipeline(transaction=False)
-    pipe.zcard(target.key)
-    pipe.zrange(target.key, offset, offset + limit - 1, withscores=True)
-    pipe.hmget(projection.meta_key(target.tournament_id), "v", "at")
-    total, entries, meta = pipe.execute()
-    ahead = client.zcount(target.key, "-inf", f"({int(entries[0][1])}") if entries else 0
-    version, as_of = _meta(meta)
+def _scripted(reply) -> dict | None:
+    if reply[0] == 0:
+        return None
+    _, total, ahead, entries, version, as_of, start = reply
     return {
-        "ranked": _ranked(entries, offset, ahead),
-        "total": total,
-        "version": version,
-        "as_of": as_of,
+        "ranked": _ranked(entries, int(start), int(ahead)),
+        "total": int(total),
+        "version": int(version or 0),
+        "as_of": as_of.decode() if as_of else None,
         "source": SOURCE_REDIS,
     }
+
+
+def _redis_page(client, target: Board, offset: int, limit: int) -> dict | None:
+    keys = [target.key, projection.meta_key(target.tournament_id), projection.ready_key(target.tournament_id)]
+    return _scripted(_script(client, _PAGE_LUA)(keys=keys, args=[offset, offset + limit - 1]))
 
 
 def _redis_around(client, target: Board, member_id: int, around: int):
-    member = projection.member_field(member_id)
-    pipe = client.pipeline(transaction=False)
-    pipe.zrank(target.key, member)
-    pipe.zcard(target.key)
-    pipe.hmget(projection.meta_key(target.tournament_id), "v", "at")
-    position, total, meta = pipe.execute()
-    if position is None:
+    keys = [target.key, projection.meta_key(target.tournament_id), projection.ready_key(target.tournament_id)]
+    reply = _script(client, _AROUND_LUA)(keys=keys, args=[projection.member_field(member_id), around])
+    if reply[0] == 1 and reply[1] == -1:
         return False
-    start = max(0, position - around)
-    entries = client.zrange(target.key, start, position + around, withscores=True)
-    ahead = client.zcount(target.key, "-inf", f"({int(entries[0][1])}") if entries else 0
-    version, as_of = _meta(meta)
-    return {
-        "ranked": _ranked(entries, start, ahead),
-        "total": total,
-        "version": version,
-        "as_of": as_of,
-        "source": SOURCE_REDIS,
-    }
+    return _scripted(reply)
 
 
 def _redis_stats_ranks(client, tournament_id: int, member_id: int, rounds: list) -> tuple[int, int, list[int]]:
@@ -252,11 +269,12 @@ def _redis_stats_ranks(client, tournament_id: int, member_id: int, rounds: list)
         projection.round_key(tournament_id, round_id) for round_id, _, _ in rounds
     ]
     pipe = client.pipeline(transaction=False)
+    pipe.exists(projection.ready_key(tournament_id))
     pipe.zcard(keys[0])
     for key in keys:
         pipe.zscore(key, member)
-    total, *scores = pipe.execute()
-    if scores[0] is None:
+    ready, total, *scores = pipe.execute()
+    if not ready or scores[0] is None:
         # Listed in the database but not (yet) in the projection: the database answers.
         return None
     pipe = client.pipeline(transaction=False)
@@ -395,27 +413,32 @@ def _db_stats_ranks(tournament_id: int, standing: dict, rounds: list) -> tuple[i
 def _finish(target: Board, result: dict) -> dict:
     ranked = result["ranked"]
     ids = [member_id for _, member_id, _, _ in ranked]
-    names = {
-        member_id: display_name or username
-        for member_id, display_name, username in Member.objects.filter(pk__in=ids).values_list(
-            "id", "display_name", "username"
-        )
-    }
     outcome = result.get("outcome")
-    if outcome is None:
-        # Redis orders by points and exact hits only; outcome hits come from the rows themselves.
+    details: dict[int, tuple[int, str]] = {}
+    if ids:
+        # Redis orders by points and exact hits only: outcome hits and names come
+        # from the rows themselves, in one query keyed by the primary keys.
         if target.kind == "round":
             query = RoundStanding.objects.filter(round_id=target.object_id, member_id__in=ids)
         else:
             query = Standing.objects.filter(tournament_id=target.tournament_id, member_id__in=ids)
-        outcome = dict(query.values_list("member_id", "outcome_hits"))
+        for member_id, outcome_hits, display_name, username in query.values_list(
+            "member_id", "outcome_hits", "member__display_name", "member__username"
+        ):
+            details[member_id] = (outcome_hits, display_name or username)
+        missing = [member_id for member_id in ids if member_id not in details]
+        if missing:  # a league member who never joined the tournament
+            for member_id, display_name, username in Member.objects.filter(pk__in=missing).values_list(
+                "id", "display_name", "username"
+            ):
+                details[member_id] = (0, display_name or username)
     rows = [
         {
             "rank": rank,
-            "member": {"id": member_id, "display_name": names.get(member_id, "")},
+            "member": {"id": member_id, "display_name": details.get(member_id, (0, ""))[1]},
             "points": points,
             "exact_hits": exact_hits,
-            "outcome_hits": outcome.get(member_id, 0),
+            "outcome_hits": outcome[member_id] if outcome is not None else details.get(member_id, (0, ""))[0],
         }
         for rank, member_id, points, exact_hits in ranked
     ]
