@@ -2,10 +2,13 @@
 
 Migrates a fresh SQLite file, loads the demo, starts `run_embedded` (daphne and
 the replay feed) on a spare port, then plays a member over HTTP: register, sign
-in, guess a scheduled match, read the guess back. Finally stops the server the
+in, guess a scheduled match, read the guess back; reads the demo leaderboard
+over HTTP and its live snapshot over WebSocket. Finally stops the server the
 way Ctrl-C or a process manager would.
 """
 
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_DEADLINE = 60
@@ -126,6 +130,26 @@ def test_a_new_member_guesses_a_scheduled_demo_match_and_reads_it_back(server):
         assert read_back.json()["match"] == match["id"]
         assert (read_back.json()["home_goals"], read_back.json()["away_goals"]) == (2, 1)
         assert read_back.json()["points"] is None
+
+
+def test_the_demo_leaderboard_is_served_over_http_and_websocket(server):
+    with httpx.Client(base_url=server["base_url"], timeout=10) as client:
+        tournaments = client.get("/api/v1/tournaments").json()["results"]
+        replay = next(t for t in tournaments if t["slug"] == "world-cup-2022-replay")
+        board = client.get(f"/api/v1/tournaments/{replay['id']}/leaderboard", params={"limit": 10})
+    assert board.status_code == 200, board.text
+    assert board.json()["total"] == 20
+    assert len(board.json()["results"]) == 10
+
+    async def snapshot() -> dict:
+        url = f"ws://127.0.0.1:{server['port']}/ws/tournaments/{replay['id']}/leaderboard/"
+        async with websockets.connect(url, origin=server["base_url"], open_timeout=10) as socket_:
+            return json.loads(await asyncio.wait_for(socket_.recv(), timeout=10))
+
+    message = asyncio.run(snapshot())
+    assert message["type"] == "snapshot"
+    assert message["board"] == f"tournament:{replay['id']}"
+    assert len(message["top"]) == 10
 
 
 def test_sigterm_stops_the_server_and_its_children(server):
