@@ -25,8 +25,8 @@ from apps.ingestion import metrics
 from apps.ingestion.models import DataSource, Execution, ExecutionStep, Provider
 from apps.ingestion.normalize import Feed, FeedMatch, IngestionError, PayloadError, name_key
 from apps.ingestion.providers import provider_get
-from apps.leaderboards.services.outbox import settlement_request_write
 from apps.matches.models import Match, Round, Team, Tournament
+from apps.matches.services import match_result_save, match_result_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,7 @@ TRANSIENT_OPTIONS = frozenset({"time_zone", "replay_resume"})
 MATCH_DURATION = timedelta(hours=2)
 # Statuses a fixtures-only run may give a new match: they carry no result.
 FIXTURE_STATUSES = (Match.Status.SCHEDULED, Match.Status.POSTPONED, Match.Status.CANCELLED)
-RESULT_FIELDS = ("home_score", "away_score", "home_score_et", "away_score_et")
-SCORE_FIELDS = (*RESULT_FIELDS, "home_penalties", "away_penalties")
+SCORE_FIELDS = ("home_score", "away_score", "home_score_et", "away_score_et", "home_penalties", "away_penalties")
 # Matches of another provider (or entered by hand) are taken over when the
 # same pairing is listed within this distance of their kickoff.
 ADOPT_WINDOW = timedelta(hours=36)
@@ -478,17 +477,7 @@ def _match_create(
         external_id=feed_match.external_id,
         **values,
     )
-    kind = "settle" if _has_result(match) else None
-    if kind:
-        match.result_version = 1
-    match.save()
-    if kind:
-        settlement_request_write(match=match, kind=kind)
-    return kind
-
-
-def _has_result(match: Match) -> bool:
-    return match.status == Match.Status.FINISHED and match.home_score is not None and match.away_score is not None
+    return match_result_save(match=match, before=None)
 
 
 def _match_update(
@@ -508,26 +497,11 @@ def _match_update(
     changed = [field for field, value in wanted.items() if getattr(match, field) != value]
     if not changed:
         return False, None
-    was_settled = _has_result(match)
-    before = {field: getattr(match, field) for field in RESULT_FIELDS}
+    before = match_result_snapshot(match=match)
     for field in changed:
         setattr(match, field, wanted[field])
-    kind = None
-    if _has_result(match):
-        if not was_settled or any(getattr(match, field) != before[field] for field in RESULT_FIELDS):
-            kind = "settle"
-    elif was_settled and match.status in Match.VOID_STATUSES:
-        kind = "reverse"
-    update_fields = list(changed)
-    if kind:
-        # The version moves before the request is written: the request's
-        # idempotency key names the version it settles.
-        match.result_version += 1
-        update_fields.append("result_version")
-    match.save(update_fields=[*update_fields, "updated_at"])
-    if kind:
-        settlement_request_write(match=match, kind=kind)
-    return True, kind
+    # The rule staff corrections follow too: settle a new or changed result, reverse a voided one.
+    return True, match_result_save(match=match, before=before, update_fields=changed)
 
 
 def _tournament_summarize(tournament: Tournament) -> Counter:

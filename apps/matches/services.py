@@ -1,10 +1,34 @@
-"""Writes about tournaments: taking part."""
+"""Writes about tournaments: taking part, scoring settings, round multipliers and results.
 
+Every write that changes what a settled match is worth goes through the
+settlement outbox in its own transaction: the result version moves and a
+settlement request is written, so settlement moves each standing by
+(new points - old points) from what the previous request applied.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
 
+from apps.common.errors import ApplicationError, NotFound
+from apps.leaderboards.models import SettlementRequest
+from apps.leaderboards.services.outbox import settlement_request_write
 from apps.leaderboards.services.standings import standing_open
-from apps.matches.models import Participation
+from apps.matches.models import Match, Participation, Round, Tournament
 from apps.matches.selectors import tournament_get
+
+logger = logging.getLogger(__name__)
+
+# The scores settlement reads: the regular and the extra-time score. Penalty
+# shoot-out goals never count, so a change of them alone settles nothing.
+RESULT_FIELDS = ("home_score", "away_score", "home_score_et", "away_score_et")
+SCORING_FIELDS = ("points_exact", "points_goal_difference", "points_outcome", "counted_result", "lock_minutes")
+# Settings that decide points; lock_minutes only moves the guess window.
+POINTS_FIELDS = ("points_exact", "points_goal_difference", "points_outcome")
 
 
 def participation_join(*, tournament_id: int, member_id: int) -> Participation:
@@ -24,3 +48,235 @@ def tournament_join(*, tournament_id: int, member_id: int) -> Participation:
     """The join endpoint: NotFound for an unknown tournament, else `participation_join`."""
     tournament_get(tournament_id=tournament_id)
     return participation_join(tournament_id=tournament_id, member_id=member_id)
+
+
+# --- result changes -----------------------------------------------------------
+
+
+def match_has_result(*, match: Match) -> bool:
+    """Whether the match is finished with a regular-time score: the state settlement awards points for."""
+    return match.status == Match.Status.FINISHED and match.home_score is not None and match.away_score is not None
+
+
+def match_result_snapshot(*, match: Match) -> dict:
+    """What `match_result_save` compares against: the match's status and scores before a change."""
+    return {field: getattr(match, field) for field in ("status", *RESULT_FIELDS)}
+
+
+def match_result_save(*, match: Match, before: dict | None, update_fields: list[str] | None = None) -> str | None:
+    """Save `match`, whose status or scores may differ from `before`, and ask for its settlement when they do.
+
+    The one rule for every result change, whoever makes it (ingestion, staff):
+    a match that becomes finished with a result, or whose counted scores change
+    while finished, is settled; a match that becomes cancelled or abandoned
+    after it held a result is reversed. Either way the result version moves and
+    the settlement request is written in the caller's transaction, so the
+    change and the request commit together. `before` is a
+    `match_result_snapshot` taken before the change (None for a new match);
+    `update_fields` limits the save to the fields changed (None saves all).
+    Returns the kind of request written, or None.
+    """
+    was_counted = before is not None and (
+        before["status"] == Match.Status.FINISHED and before["home_score"] is not None and before["away_score"] is not None
+    )
+    kind = None
+    if match_has_result(match=match):
+        if not was_counted or any(getattr(match, field) != before[field] for field in RESULT_FIELDS):
+            kind = SettlementRequest.Kind.SETTLE
+    elif match.status in Match.VOID_STATUSES and match.pk is not None:
+        # Points may be held even when the columns no longer show a result
+        # (finished, then live again, then cancelled): the last request decides.
+        latest_kind = (
+            SettlementRequest.objects.filter(match_id=match.pk).order_by("-id").values_list("kind", flat=True).first()
+        )
+        if was_counted or latest_kind == SettlementRequest.Kind.SETTLE:
+            kind = SettlementRequest.Kind.REVERSE
+    if kind:
+        # The version moves before the request is written: the request's
+        # idempotency key names the version it settles.
+        match.result_version += 1
+    if match.pk is None or update_fields is None:
+        match.save()
+    else:
+        extra = ["result_version"] if kind else []
+        match.save(update_fields=[*dict.fromkeys([*update_fields, *extra, "updated_at"])])
+    if kind:
+        settlement_request_write(match=match, kind=kind)
+    return kind
+
+
+def _optional_pair(home: int | None, away: int | None, what: str) -> None:
+    if (home is None) != (away is None):
+        raise ApplicationError("invalid_result", f"Give both {what} or neither.")
+    if home is not None and (home < 0 or away < 0):
+        raise ApplicationError("invalid_result", f"The {what} cannot be negative.")
+
+
+@dataclass(frozen=True)
+class ResultCorrection:
+    match: Match
+    kind: str | None  # "settle", "reverse", or None when nothing is to be settled
+
+
+def match_result_correct(
+    *,
+    match_id: int,
+    home_score: int | None,
+    away_score: int | None,
+    home_score_et: int | None = None,
+    away_score_et: int | None = None,
+    home_penalties: int | None = None,
+    away_penalties: int | None = None,
+    status: str = Match.Status.FINISHED,
+    changed_by=None,
+) -> ResultCorrection:
+    """Staff set a match's result by hand, when the provider is wrong or has none.
+
+    Same rule as ingestion (`match_result_save`): a changed result re-settles
+    the match, a settled match made cancelled or abandoned is reversed.
+    """
+    if status not in Match.Status.values:
+        raise ApplicationError("invalid_result", f"Unknown match status {status!r}.")
+    _optional_pair(home_score, away_score, "regular-time scores")
+    _optional_pair(home_score_et, away_score_et, "extra-time scores")
+    _optional_pair(home_penalties, away_penalties, "penalty shoot-out scores")
+    if status == Match.Status.FINISHED and home_score is None:
+        raise ApplicationError("invalid_result", "A finished match needs its regular-time score.")
+    wanted = {
+        "status": status,
+        "home_score": home_score,
+        "away_score": away_score,
+        "home_score_et": home_score_et,
+        "away_score_et": away_score_et,
+        "home_penalties": home_penalties,
+        "away_penalties": away_penalties,
+    }
+    with transaction.atomic():
+        tournament_id = Match.objects.filter(pk=match_id).values_list("tournament_id", flat=True).first()
+        if tournament_id is None:
+            raise NotFound("match_not_found", "No match has this id.")
+        # The tournament row first, as ingestion and scoring changes take it:
+        # one writer of a tournament's results and settings at a time.
+        Tournament.objects.select_for_update().filter(pk=tournament_id).values_list("pk", flat=True).get()
+        match = Match.objects.select_for_update().select_related("tournament").get(pk=match_id)
+        before = match_result_snapshot(match=match)
+        changed = [field for field, value in wanted.items() if getattr(match, field) != value]
+        for field in changed:
+            setattr(match, field, wanted[field])
+        kind = match_result_save(match=match, before=before, update_fields=changed) if changed else None
+    logger.info(
+        "match %s result set by hand to %s %s-%s (by %s): %s",
+        match_id,
+        status,
+        home_score,
+        away_score,
+        getattr(changed_by, "pk", None),
+        kind or "nothing to settle",
+    )
+    return ResultCorrection(match=match, kind=kind)
+
+
+# --- scoring settings -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoringChange:
+    changed: tuple[str, ...]  # the settings whose value moved
+    resettled: int  # matches given a new settlement request
+
+
+def _resettle(*, matches) -> int:
+    """Write a settle request at a new result version for every settled match in `matches`.
+
+    A match counts as settled once any settlement request was written for its
+    result, not only a done one: a request claimed before this transaction
+    commits has fixed the old settings, and a newer request supersedes one
+    still pending at no cost. Call inside the transaction that changed the
+    settings, with the tournament row locked.
+    """
+    ids = list(
+        matches.filter(status=Match.Status.FINISHED, home_score__isnull=False, away_score__isnull=False)
+        .filter(Exists(SettlementRequest.objects.filter(match_id=OuterRef("pk"))))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if not ids:
+        return 0
+    Match.objects.filter(pk__in=ids).update(result_version=F("result_version") + 1, updated_at=timezone.now())
+    for match in Match.objects.filter(pk__in=ids).order_by("id"):
+        settlement_request_write(match=match, kind=SettlementRequest.Kind.SETTLE)
+    return len(ids)
+
+
+def _invalid(exc: ValidationError) -> ApplicationError:
+    return ApplicationError("invalid_scoring", " ".join(exc.messages))
+
+
+def tournament_scoring_update(*, tournament_id: int, changes: dict, changed_by=None) -> ScoringChange:
+    """Change a tournament's scoring settings; a change that moves points re-settles every settled match.
+
+    The settings, the new result versions and the settlement requests commit
+    together. Settlement reads the settings when it claims a request and moves
+    each standing by (new - old), so one request per settled match is the
+    whole re-settlement. lock_minutes moves only the guess window.
+    """
+    unknown = set(changes) - set(SCORING_FIELDS)
+    if unknown:
+        raise ApplicationError("invalid_scoring", f"Not a scoring setting: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        # Serialises scoring changes, result corrections and ingestion runs of the tournament.
+        tournament = Tournament.objects.select_for_update().filter(pk=tournament_id).first()
+        if tournament is None:
+            raise NotFound("tournament_not_found", "No tournament has this id.")
+        changed = tuple(field for field in SCORING_FIELDS if field in changes and getattr(tournament, field) != changes[field])
+        if not changed:
+            return ScoringChange(changed=(), resettled=0)
+        for field in changed:
+            setattr(tournament, field, changes[field])
+        try:
+            tournament.full_clean(exclude=[f.name for f in Tournament._meta.fields if f.name not in SCORING_FIELDS])
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+        tournament.save(update_fields=[*changed, "updated_at"])
+        matches = Match.objects.filter(tournament_id=tournament_id)
+        if set(changed) & set(POINTS_FIELDS):
+            resettled = _resettle(matches=matches)
+        elif "counted_result" in changed:
+            # Which score counts differs only where extra time was played.
+            resettled = _resettle(matches=matches.filter(home_score_et__isnull=False, away_score_et__isnull=False))
+        else:
+            resettled = 0
+    logger.info(
+        "tournament %s scoring changed (%s) by %s: %s matches to re-settle",
+        tournament_id,
+        ", ".join(f"{field}={changes[field]}" for field in changed),
+        getattr(changed_by, "pk", None),
+        resettled,
+    )
+    return ScoringChange(changed=changed, resettled=resettled)
+
+
+def round_multiplier_update(*, round_id: int, multiplier: int, changed_by=None) -> ScoringChange:
+    """Change a round's multiplier; every settled match of the round is re-settled with it."""
+    if isinstance(multiplier, bool) or not isinstance(multiplier, int) or not 1 <= multiplier <= 10:
+        raise ApplicationError("invalid_multiplier", "A round's multiplier is a whole number from 1 to 10.")
+    with transaction.atomic():
+        tournament_id = Round.objects.filter(pk=round_id).values_list("tournament_id", flat=True).first()
+        if tournament_id is None:
+            raise NotFound("round_not_found", "No round has this id.")
+        # The tournament row first, in the same order as every other scoring or result change.
+        Tournament.objects.select_for_update().filter(pk=tournament_id).values_list("pk", flat=True).get()
+        round_ = Round.objects.select_for_update().get(pk=round_id)
+        if round_.multiplier == multiplier:
+            return ScoringChange(changed=(), resettled=0)
+        round_.multiplier = multiplier
+        round_.save(update_fields=["multiplier"])
+        resettled = _resettle(matches=Match.objects.filter(round_id=round_id))
+    logger.info(
+        "round %s multiplier changed to %s by %s: %s matches to re-settle",
+        round_id,
+        multiplier,
+        getattr(changed_by, "pk", None),
+        resettled,
+    )
+    return ScoringChange(changed=("multiplier",), resettled=resettled)
