@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--idle-requests", type=int, default=300, help="requests of each kind while idle")
     parser.add_argument("--tokens", type=int, default=200, help="distinct members asking around-me")
+    parser.add_argument("--worker-nice", type=int, default=0, help="SETTLEMENT_WORKER_NICE for the worker")
+    parser.add_argument("--batch-pause", type=float, default=0.0, help="SETTLEMENT_BATCH_PAUSE_SECONDS")
     args = parser.parse_args()
 
     benchdb.setup()
@@ -121,7 +123,8 @@ def main() -> None:
     }
 
     server = Server(workers=os.cpu_count() or 2)
-    worker = benchdb.Worker(pool="solo")
+    worker_env = {"SETTLEMENT_WORKER_NICE": args.worker_nice, "SETTLEMENT_BATCH_PAUSE_SECONDS": args.batch_pause}
+    worker = benchdb.Worker(pool="solo", **worker_env)
     latencies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     sources: Counter = Counter()
     errors: Counter = Counter()
@@ -150,7 +153,13 @@ def main() -> None:
         worker.stop()
         server.stop()
 
-    figures = {"benchmark": "reads", "members": args.members, "settle_seconds_under_reads": round(settle_seconds, 3)}
+    figures = {
+        "benchmark": "reads",
+        "members": args.members,
+        "settle_seconds_under_reads": round(settle_seconds, 3),
+        "worker_nice": args.worker_nice,
+        "batch_pause": args.batch_pause,
+    }
     for phase in ("idle", "settling"):
         for kind, values in latencies[phase].items():
             figures[f"{phase}_{kind}_p50_ms"] = round(1000 * statistics.median(values), 2)

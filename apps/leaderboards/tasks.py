@@ -11,7 +11,7 @@ import logging
 import os
 
 import redis
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -158,3 +158,15 @@ def _worker_process_init(**kwargs) -> None:
             start_http_server(int(port) + index)
         except OSError as exc:
             logger.warning("metrics port %s unavailable: %s", int(port) + index, exc)
+
+
+@worker_init.connect
+def _worker_init(**kwargs) -> None:
+    """Lower the worker's CPU priority when asked (its pool processes inherit it).
+
+    On a host shared with web processes, requests then win the CPU over
+    settlement batches; the database work itself runs in PostgreSQL.
+    """
+    nice = int(getattr(settings, "SETTLEMENT_WORKER_NICE", 0) or 0)
+    if nice > 0:
+        os.nice(nice)

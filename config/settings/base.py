@@ -199,6 +199,8 @@ SETTLEMENT_STUCK_SECONDS = env.int("SETTLEMENT_STUCK_SECONDS", default=300)
 SETTLEMENT_LOCK_WAIT_SECONDS = env.int("SETTLEMENT_LOCK_WAIT_SECONDS", default=300)
 # Pause after each batch, to leave a loaded database room for reads (0: none).
 SETTLEMENT_BATCH_PAUSE_SECONDS = env.float("SETTLEMENT_BATCH_PAUSE_SECONDS", default=0.0)
+# Raise the settlement worker's nice value (0: unchanged) so web requests win the CPU on a shared host.
+SETTLEMENT_WORKER_NICE = env.int("SETTLEMENT_WORKER_NICE", default=0)
 LEADERBOARD_REDIS_TIMEOUT = env.float("LEADERBOARD_REDIS_TIMEOUT", default=2.0)
 
 # --- Ingestion ------------------------------------------------------------
