@@ -1,11 +1,21 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 
+from apps.common.errors import ApplicationError
 from apps.ingestion.normalize import name_key
-from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match, Participation, Round, Team, Tournament
-from apps.matches.services import participation_join
+from apps.matches.services import (
+    SCORING_FIELDS,
+    ScoringChange,
+    match_result_check,
+    match_result_correct,
+    match_result_save,
+    participation_join,
+    round_multiplier_update,
+    tournament_scoring_update,
+)
 
-SCORING_FIELDS = ("points_exact", "points_goal_difference", "points_outcome", "counted_result", "lock_minutes")
+# The result as staff enter it; result_version is moved only by the services.
 RESULT_FIELDS = (
     "status",
     "home_score",
@@ -14,12 +24,21 @@ RESULT_FIELDS = (
     "away_score_et",
     "home_penalties",
     "away_penalties",
-    "result_version",
 )
 
 
-def _has_settlements(**match_filter) -> bool:
-    return SettlementRequest.objects.filter(**{f"match__{k}": v for k, v in match_filter.items()}).exists()
+def _resettled_message(modeladmin, request, change: ScoringChange, what: str) -> None:
+    if not change.changed:
+        return
+    if change.resettled:
+        modeladmin.message_user(
+            request,
+            f"{what} changed: {change.resettled} match{'es' if change.resettled != 1 else ''} will be re-settled; "
+            "standings move by the difference.",
+            messages.WARNING,
+        )
+    else:
+        modeladmin.message_user(request, f"{what} changed: no settled match needs re-settling.", messages.INFO)
 
 
 class RoundInline(admin.TabularInline):
@@ -42,22 +61,48 @@ class TournamentAdmin(admin.ModelAdmin):
             "Scoring",
             {
                 "fields": SCORING_FIELDS,
-                "description": "Fixed once a match of the tournament has been settled: points already awarded "
-                "were computed with these settings.",
+                "description": "Changing the points, the counted result or a round's multiplier once matches "
+                "are settled re-settles every settled match of the tournament (or of the round): standings "
+                "move by the difference. Lock minutes only move the guess window.",
             },
         ),
     )
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and _has_settlements(tournament_id=obj.pk):
-            return SCORING_FIELDS
-        return ()
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Scoring settings through the service: it locks the tournament and
+        # re-settles in this same transaction; the other fields are saved as they are.
+        scoring = {field: getattr(obj, field) for field in SCORING_FIELDS if field in form.changed_data}
+        if scoring:
+            result = tournament_scoring_update(tournament_id=obj.pk, changes=scoring, changed_by=request.user)
+            _resettled_message(self, request, result, "Scoring")
+        others = [field for field in form.changed_data if field not in SCORING_FIELDS]
+        if others:
+            obj.save(update_fields=[*others, "updated_at"])
 
     def save_formset(self, request, form, formset, change):
-        # Round.name_key is derived from the name; the inline form does not show it.
-        for instance in formset.save(commit=False):
+        if formset.model is not Round:
+            super().save_formset(request, form, formset, change)
+            return
+        instances = formset.save(commit=False)
+        changed = {obj.pk: fields for obj, fields in formset.changed_objects}
+        for instance in instances:
+            # Round.name_key is derived from the name; the inline form does not show it.
             instance.name_key = name_key(instance.name)
-            instance.save()
+            fields = changed.get(instance.pk)
+            if fields is None:
+                instance.save()
+                continue
+            if "multiplier" in fields:
+                result = round_multiplier_update(
+                    round_id=instance.pk, multiplier=instance.multiplier, changed_by=request.user
+                )
+                _resettled_message(self, request, result, f"Multiplier of {instance.name}")
+            others = [field for field in fields if field != "multiplier"]
+            if others:
+                instance.save(update_fields=[*others, "name_key"])
         for obj in formset.deleted_objects:
             obj.delete()
 
@@ -70,15 +115,17 @@ class RoundAdmin(admin.ModelAdmin):
     search_fields = ("name", "tournament__name")
     ordering = ("tournament", "order", "id")
 
-    def get_readonly_fields(self, request, obj=None):
-        # Settled points carry the multiplier; changing it would leave them wrong.
-        if obj is not None and _has_settlements(round_id=obj.pk):
-            return ("multiplier",)
-        return ()
-
     def save_model(self, request, obj, form, change):
         obj.name_key = name_key(obj.name)
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        if "multiplier" in form.changed_data:
+            result = round_multiplier_update(round_id=obj.pk, multiplier=obj.multiplier, changed_by=request.user)
+            _resettled_message(self, request, result, "Multiplier")
+        others = [field for field in form.changed_data if field != "multiplier"]
+        if others:
+            obj.save(update_fields=[*others, "name_key"])
 
 
 @admin.register(Team)
@@ -93,23 +140,61 @@ class TeamAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class MatchAdminForm(forms.ModelForm):
+    class Meta:
+        model = Match
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if all(field in cleaned for field in RESULT_FIELDS):
+            try:
+                match_result_check(**{field: cleaned[field] for field in RESULT_FIELDS})
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from None
+        return cleaned
+
+
 @admin.register(Match)
 class MatchAdmin(admin.ModelAdmin):
+    form = MatchAdminForm
     list_display = ("id", "__str__", "tournament", "round", "kickoff_at", "status", "home_score", "away_score")
     list_filter = ("status", "tournament")
     list_select_related = ("tournament", "round", "home_team", "away_team")
     search_fields = ("=id", "home_team__name", "away_team__name", "external_id")
     autocomplete_fields = ("round", "home_team", "away_team")
     date_hierarchy = "kickoff_at"
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("result_version", "created_at", "updated_at")
 
-    def get_readonly_fields(self, request, obj=None):
-        # A result change must raise result_version and write a settlement
-        # request in one transaction (the ingestion path does); editing the
-        # columns here would leave points and standings out of step.
-        if obj is not None:
-            return (*RESULT_FIELDS, *self.readonly_fields)
-        return self.readonly_fields
+    def save_model(self, request, obj, form, change):
+        # A result change must raise result_version and write its settlement
+        # request in one transaction: the correction service does both, under
+        # the same tournament lock as ingestion.
+        if not change:
+            kind = match_result_save(match=obj, before=None)
+            self._settlement_message(request, kind)
+            return
+        if any(field in form.changed_data for field in RESULT_FIELDS):
+            correction = match_result_correct(
+                match_id=obj.pk, **{field: getattr(obj, field) for field in RESULT_FIELDS}, changed_by=request.user
+            )
+            obj.result_version = correction.match.result_version
+            self._settlement_message(request, correction.kind)
+        others = [field for field in form.changed_data if field not in RESULT_FIELDS]
+        if others:
+            obj.save(update_fields=[*others, "updated_at"])
+
+    def _settlement_message(self, request, kind: str | None) -> None:
+        if kind == "settle":
+            self.message_user(
+                request,
+                "Result saved: the match will be settled at this result; standings move by the difference.",
+                messages.WARNING,
+            )
+        elif kind == "reverse":
+            self.message_user(
+                request, "Result saved: the match's points will be taken back from every standing.", messages.WARNING
+            )
 
 
 @admin.register(Participation)

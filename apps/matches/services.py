@@ -105,11 +105,43 @@ def match_result_save(*, match: Match, before: dict | None, update_fields: list[
     return kind
 
 
+def _tournament_lock(*, tournament_id: int) -> bool:
+    """Lock the tournament row against other writers of its settings and results; False when it does not exist.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it still queues behind ingestion (which
+    takes FOR UPDATE) and other changes, but not behind the key-share locks
+    that rows referencing the tournament take (settlement's standings, its
+    claim of a request naming the round). A FOR UPDATE here would wait on a
+    settlement claim that itself waits on this transaction: a deadlock.
+    """
+    return Tournament.objects.select_for_update(no_key=True).filter(pk=tournament_id).exists()
+
+
 def _optional_pair(home: int | None, away: int | None, what: str) -> None:
     if (home is None) != (away is None):
         raise ApplicationError("invalid_result", f"Give both {what} or neither.")
     if home is not None and (home < 0 or away < 0):
         raise ApplicationError("invalid_result", f"The {what} cannot be negative.")
+
+
+def match_result_check(
+    *,
+    status: str,
+    home_score: int | None,
+    away_score: int | None,
+    home_score_et: int | None = None,
+    away_score_et: int | None = None,
+    home_penalties: int | None = None,
+    away_penalties: int | None = None,
+) -> None:
+    """Refuse a result staff could not mean: scores given for one side only, or a finished match without a score."""
+    if status not in Match.Status.values:
+        raise ApplicationError("invalid_result", f"Unknown match status {status!r}.")
+    _optional_pair(home_score, away_score, "regular-time scores")
+    _optional_pair(home_score_et, away_score_et, "extra-time scores")
+    _optional_pair(home_penalties, away_penalties, "penalty shoot-out scores")
+    if status == Match.Status.FINISHED and home_score is None:
+        raise ApplicationError("invalid_result", "A finished match needs its regular-time score.")
 
 
 @dataclass(frozen=True)
@@ -135,13 +167,6 @@ def match_result_correct(
     Same rule as ingestion (`match_result_save`): a changed result re-settles
     the match, a settled match made cancelled or abandoned is reversed.
     """
-    if status not in Match.Status.values:
-        raise ApplicationError("invalid_result", f"Unknown match status {status!r}.")
-    _optional_pair(home_score, away_score, "regular-time scores")
-    _optional_pair(home_score_et, away_score_et, "extra-time scores")
-    _optional_pair(home_penalties, away_penalties, "penalty shoot-out scores")
-    if status == Match.Status.FINISHED and home_score is None:
-        raise ApplicationError("invalid_result", "A finished match needs its regular-time score.")
     wanted = {
         "status": status,
         "home_score": home_score,
@@ -151,14 +176,15 @@ def match_result_correct(
         "home_penalties": home_penalties,
         "away_penalties": away_penalties,
     }
+    match_result_check(**wanted)
     with transaction.atomic():
         tournament_id = Match.objects.filter(pk=match_id).values_list("tournament_id", flat=True).first()
         if tournament_id is None:
             raise NotFound("match_not_found", "No match has this id.")
         # The tournament row first, as ingestion and scoring changes take it:
         # one writer of a tournament's results and settings at a time.
-        Tournament.objects.select_for_update().filter(pk=tournament_id).values_list("pk", flat=True).get()
-        match = Match.objects.select_for_update().select_related("tournament").get(pk=match_id)
+        _tournament_lock(tournament_id=tournament_id)
+        match = Match.objects.select_for_update(no_key=True, of=("self",)).select_related("tournament").get(pk=match_id)
         before = match_result_snapshot(match=match)
         changed = [field for field, value in wanted.items() if getattr(match, field) != value]
         for field in changed:
@@ -225,9 +251,9 @@ def tournament_scoring_update(*, tournament_id: int, changes: dict, changed_by=N
         raise ApplicationError("invalid_scoring", f"Not a scoring setting: {', '.join(sorted(unknown))}.")
     with transaction.atomic():
         # Serialises scoring changes, result corrections and ingestion runs of the tournament.
-        tournament = Tournament.objects.select_for_update().filter(pk=tournament_id).first()
-        if tournament is None:
+        if not _tournament_lock(tournament_id=tournament_id):
             raise NotFound("tournament_not_found", "No tournament has this id.")
+        tournament = Tournament.objects.get(pk=tournament_id)
         changed = tuple(field for field in SCORING_FIELDS if field in changes and getattr(tournament, field) != changes[field])
         if not changed:
             return ScoringChange(changed=(), resettled=0)
@@ -265,8 +291,10 @@ def round_multiplier_update(*, round_id: int, multiplier: int, changed_by=None) 
         if tournament_id is None:
             raise NotFound("round_not_found", "No round has this id.")
         # The tournament row first, in the same order as every other scoring or result change.
-        Tournament.objects.select_for_update().filter(pk=tournament_id).values_list("pk", flat=True).get()
-        round_ = Round.objects.select_for_update().get(pk=round_id)
+        _tournament_lock(tournament_id=tournament_id)
+        # Read, not locked: the tournament row already serialises every writer
+        # of the round's multiplier.
+        round_ = Round.objects.get(pk=round_id)
         if round_.multiplier == multiplier:
             return ScoringChange(changed=(), resettled=0)
         round_.multiplier = multiplier

@@ -41,19 +41,21 @@ def test_staff_add_a_round_and_its_folded_name_is_set(admin_client):
     assert Round.objects.get(tournament=tournament).name_key == "final"
 
 
-def test_a_match_result_is_read_only_in_the_admin(admin_client):
+def test_a_match_result_is_editable_in_the_admin_but_its_version_is_not(admin_client):
     match = MatchFactory()
     html = admin_client.get(f"/admin/matches/match/{match.id}/change/").content.decode()
-    assert 'name="home_score"' not in html and 'name="status"' not in html
+    assert 'name="home_score"' in html and 'name="status"' in html
     assert 'name="kickoff_at_0"' in html
+    assert 'name="result_version"' not in html
 
 
-def test_scoring_settings_are_fixed_once_a_match_of_the_tournament_is_settled(admin_client):
+def test_scoring_settings_stay_editable_once_a_match_of_the_tournament_is_settled(admin_client):
     match = MatchFactory()
     url = f"/admin/matches/tournament/{match.tournament_id}/change/"
-    assert 'name="points_exact"' in admin_client.get(url).content.decode()
     SettlementRequest.objects.create(match=match, result_version=1, idempotency_key=f"settlement:{match.id}:1")
-    assert 'name="points_exact"' not in admin_client.get(url).content.decode()
+    html = admin_client.get(url).content.decode()
+    assert 'name="points_exact"' in html and 'name="rounds-0-multiplier"' in html
+    assert "re-settles every settled match" in html
 
 
 def test_member_foreign_keys_use_autocomplete_not_a_select_of_every_member(admin_client):
@@ -73,10 +75,8 @@ def test_staff_add_a_participant_and_a_standing_opens(admin_client):
     assert Standing.objects.filter(tournament=tournament, member=member).exists()
 
 
-def test_round_multiplier_is_fixed_once_a_match_of_the_round_is_settled(admin_client):
+def test_round_multiplier_stays_editable_once_a_match_of_the_round_is_settled(admin_client):
     rnd = RoundFactory()
     match = MatchFactory(tournament=rnd.tournament, round=rnd, status=Match.Status.FINISHED)
-    url = f"/admin/matches/round/{rnd.id}/change/"
-    assert 'name="multiplier"' in admin_client.get(url).content.decode()
     SettlementRequest.objects.create(match=match, result_version=1, idempotency_key=f"settlement:{match.id}:1")
-    assert 'name="multiplier"' not in admin_client.get(url).content.decode()
+    assert 'name="multiplier"' in admin_client.get(f"/admin/matches/round/{rnd.id}/change/").content.decode()
