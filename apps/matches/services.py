@@ -76,8 +76,11 @@ def match_result_save(*, match: Match, before: dict | None, update_fields: list[
     `update_fields` limits the save to the fields changed (None saves all).
     Returns the kind of request written, or None.
     """
-    was_counted = before is not None and (
-        before["status"] == Match.Status.FINISHED and before["home_score"] is not None and before["away_score"] is not None
+    was_counted = (
+        before is not None
+        and before["status"] == Match.Status.FINISHED
+        and before["home_score"] is not None
+        and before["away_score"] is not None
     )
     kind = None
     if match_has_result(match=match):
@@ -109,10 +112,9 @@ def _tournament_lock(*, tournament_id: int) -> bool:
     """Lock the tournament row against other writers of its settings and results; False when it does not exist.
 
     FOR NO KEY UPDATE, not FOR UPDATE: it still queues behind ingestion (which
-    takes FOR UPDATE) and other changes, but not behind the key-share locks
-    that rows referencing the tournament take (settlement's standings, its
-    claim of a request naming the round). A FOR UPDATE here would wait on a
-    settlement claim that itself waits on this transaction: a deadlock.
+    takes FOR UPDATE) and other changes, but settlement batches running
+    meanwhile, whose standing rows take key-share locks on the tournament, do
+    not wait for it.
     """
     return Tournament.objects.select_for_update(no_key=True).filter(pk=tournament_id).exists()
 
@@ -254,7 +256,9 @@ def tournament_scoring_update(*, tournament_id: int, changes: dict, changed_by=N
         if not _tournament_lock(tournament_id=tournament_id):
             raise NotFound("tournament_not_found", "No tournament has this id.")
         tournament = Tournament.objects.get(pk=tournament_id)
-        changed = tuple(field for field in SCORING_FIELDS if field in changes and getattr(tournament, field) != changes[field])
+        changed = tuple(
+            field for field in SCORING_FIELDS if field in changes and getattr(tournament, field) != changes[field]
+        )
         if not changed:
             return ScoringChange(changed=(), resettled=0)
         for field in changed:
@@ -292,8 +296,10 @@ def round_multiplier_update(*, round_id: int, multiplier: int, changed_by=None) 
             raise NotFound("round_not_found", "No round has this id.")
         # The tournament row first, in the same order as every other scoring or result change.
         _tournament_lock(tournament_id=tournament_id)
-        # Read, not locked: the tournament row already serialises every writer
-        # of the round's multiplier.
+        # Not locked FOR UPDATE: a settlement claim holds its match row and then
+        # takes a key-share lock on the round it names, while this transaction
+        # waits for that match row: a deadlock. The tournament row already
+        # serialises every writer of the multiplier.
         round_ = Round.objects.get(pk=round_id)
         if round_.multiplier == multiplier:
             return ScoringChange(changed=(), resettled=0)

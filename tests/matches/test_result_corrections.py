@@ -170,7 +170,9 @@ def test_my_guesses_show_the_points_of_the_corrected_result(cup, django_capture_
 # --- the admin ---------------------------------------------------------------------
 
 
-def test_staff_correct_a_result_in_the_admin_and_standings_follow(admin_client, cup, django_capture_on_commit_callbacks):
+def test_staff_correct_a_result_in_the_admin_and_standings_follow(
+    admin_client, cup, django_capture_on_commit_callbacks
+):
     tournament, match, _ = cup
     url = f"/admin/matches/match/{match.id}/change/"
 
@@ -192,7 +194,11 @@ def test_staff_cancel_a_settled_match_in_the_admin_and_its_points_leave(
     tournament, match, _ = cup
     with django_capture_on_commit_callbacks(execute=True):
         response = submit_change_form(
-            admin_client, f"/admin/matches/match/{match.id}/change/", status="cancelled", home_score=None, away_score=None
+            admin_client,
+            f"/admin/matches/match/{match.id}/change/",
+            status="cancelled",
+            home_score=None,
+            away_score=None,
         )
     assert "Result saved: the match's points will be taken back from every standing." in page_messages(response)
     assert standings(tournament) == {}
@@ -211,13 +217,16 @@ def test_staff_move_a_kickoff_in_the_admin_and_nothing_is_re_settled(admin_clien
 
 def test_a_finished_match_without_a_score_in_the_admin_shows_a_form_error(admin_client, cup):
     _, match, _ = cup
-    response = submit_change_form(admin_client, f"/admin/matches/match/{match.id}/change/", home_score=None, away_score=None)
+    url = f"/admin/matches/match/{match.id}/change/"
+    response = submit_change_form(admin_client, url, home_score=None, away_score=None)
     assert "A finished match needs its regular-time score." in response.content.decode()
     assert Match.objects.get(pk=match.pk).home_score == 2
     assert _requests(match) == [("settle", 1, "done")]
 
 
-def test_staff_add_a_finished_match_in_the_admin_and_it_is_settled(admin_client, cup, django_capture_on_commit_callbacks):
+def test_staff_add_a_finished_match_in_the_admin_and_it_is_settled(
+    admin_client, cup, django_capture_on_commit_callbacks
+):
     tournament, match, _ = cup
     data = {
         "tournament": tournament.id,

@@ -313,9 +313,8 @@ def test_staff_change_a_round_multiplier_in_the_tournament_page(
     with django_capture_on_commit_callbacks(execute=True):
         response = submit_change_form(admin_client, url, **{"rounds-0-multiplier": 3})
 
-    assert f"Multiplier of {match.round.name} changed: 1 match will be re-settled; standings move by the difference." in (
-        page_messages(response)
-    )
+    message = f"Multiplier of {match.round.name} changed: 1 match will be re-settled; standings move by the difference."
+    assert message in page_messages(response)
     assert Round.objects.get(pk=match.round_id).multiplier == 3
     assert standings(tournament)[members[0].id] == (12, 1, 1)
     assert standings_verify(tournament_id=tournament.id) == []
