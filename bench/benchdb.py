@@ -74,8 +74,11 @@ def reset() -> None:
     redis_client().flushdb()
 
 
-def load(*, members: int, guesses: int, matches: int = 1, seed: int = 7) -> dict:
-    """A tournament of `members` members, each of the first `guesses` with one guess on each of `matches` matches."""
+def load(*, members: int, guesses: int, matches: int = 1, league_size: int = 0, seed: int = 7) -> dict:
+    """A tournament of `members` members, each of the first `guesses` with one guess on each of `matches` matches.
+
+    With `league_size`, members are also split into leagues of that many (each member in one league).
+    """
     from django.db import connection
     from django.utils import timezone
 
@@ -119,6 +122,19 @@ def load(*, members: int, guesses: int, matches: int = 1, seed: int = 7) -> dict
             for member_id in member_ids[:guesses]:
                 home, away = rng.choices(range(5), weights, k=2)
                 copy.write_row((now, now, member_id, match_id, home, away))
+    if league_size:
+        leagues = (len(member_ids) + league_size - 1) // league_size
+        with raw.copy(
+            "COPY leaderboards_league (created_at, updated_at, tournament_id, name, owner_id, invite_code) FROM STDIN"
+        ) as copy:
+            for index in range(leagues):
+                owner = member_ids[index * league_size]
+                copy.write_row((now, now, tournament.pk, f"League {index}", owner, f"B{tournament.pk}-{index}"))
+        raw.execute("SELECT id FROM leaderboards_league WHERE tournament_id = %s ORDER BY id", [tournament.pk])
+        league_ids = [row[0] for row in raw.fetchall()]
+        with raw.copy("COPY leaderboards_leaguemembership (league_id, member_id, joined_at) FROM STDIN") as copy:
+            for position, member_id in enumerate(member_ids):
+                copy.write_row((league_ids[position // league_size], member_id, now))
     raw.execute("ANALYZE")
     loaded = time.perf_counter() - started
     started = time.perf_counter()

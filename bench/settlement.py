@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--guesses", type=int, default=None, help="members with a guess (default: all)")
     parser.add_argument("--batch-size", type=int, default=None, help="SETTLEMENT_BATCH_SIZE for the worker")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--league-size", type=int, default=0, help="also split members into leagues of this size")
     args = parser.parse_args()
     guesses = args.guesses or args.members
 
@@ -81,7 +82,7 @@ def main() -> None:
     from apps.leaderboards.selectors.verify import standings_verify
 
     benchdb.reset()
-    data = benchdb.load(members=args.members, guesses=guesses)
+    data = benchdb.load(members=args.members, guesses=guesses, league_size=args.league_size)
     match_id, tournament_id = data["match_ids"][0], data["tournament_id"]
     env = {"SETTLEMENT_BATCH_SIZE": args.batch_size} if args.batch_size else {}
     worker = benchdb.Worker(pool="solo", **env)
@@ -102,6 +103,7 @@ def main() -> None:
         {
             "benchmark": "settlement",
             "members": args.members,
+            "league_size": args.league_size,
             "guesses": request.guesses_walked,
             "standings_moved": request.standings_moved,
             "settle_seconds": round(ours, 3),

@@ -140,3 +140,24 @@ def test_a_projection_out_of_step_with_the_database_fails_verification_until_reb
     call_command("rebuild_leaderboards", "--tournament", str(tournament.id))
     call_command("verify_standings")
     assert "standings exact" in capsys.readouterr().out
+
+
+def test_a_rebuild_restores_every_league_set_even_across_read_chunks(settled, monkeypatch):
+    from apps.leaderboards.selectors.boards import leaderboard_page
+    from apps.leaderboards.selectors.verify import standings_verify
+    from tests.factories import LeagueFactory, LeagueMembershipFactory
+
+    tournament, members, *_ = settled
+    monkeypatch.setattr(projection, "REBUILD_CHUNK", 3)
+    leagues = [LeagueFactory(tournament=tournament, owner=members[0]) for _ in range(3)]
+    for league, people in zip(leagues, [members[:4], members[1:3], members[2:]]):
+        for member in people:
+            LeagueMembershipFactory(league=league, member=member)
+
+    built = projection.projection_rebuild(tournament_id=tournament.id)
+    assert built["leagues"] == 3
+    client = projection.redis_client()
+    assert [client.zcard(projection.league_key(tournament.id, league.id)) for league in leagues] == [4, 2, 3]
+    assert standings_verify(tournament_id=tournament.id) == []
+    page = leaderboard_page(board=f"league:{leagues[1].id}", limit=10, offset=0)
+    assert page["source"] == "redis" and {row["member"]["id"] for row in page["rows"]} == {m.id for m in members[1:3]}

@@ -42,8 +42,9 @@ MEMBER_WIDTH = 12
 # Members per ZADD: Redis runs one command at a time, so a read waits behind
 # at most one command. 2,000 members take about 2 ms; 10,000 held reads ~10 ms.
 ZADD_CHUNK = 2_000
-# Commands sent per pipeline round trip.
-PIPELINE_COMMANDS = 16
+# Members written per pipeline round trip, however many commands (a league
+# board often takes a handful of members per batch) they are spread over.
+PIPELINE_MEMBERS = 32_000
 # Rows read from the database per rebuild step: bounds the rebuild's memory.
 REBUILD_CHUNK = 20_000
 
@@ -187,7 +188,7 @@ def projection_move(
     boards: set[str] = set()
     with metrics.timed(metrics.redis_write_seconds):
         pipe = client.pipeline(transaction=False)
-        queued = 0
+        queued = 0  # members in the pipeline not yet sent
         for (kind, key_id), args in by_key.items():
             if kind == KIND_TOURNAMENT:
                 key = tournament_key(tournament_id)
@@ -199,9 +200,10 @@ def projection_move(
                 boards.add(f"league:{key_id}")
             step = 2 * ZADD_CHUNK
             for start in range(0, len(args), step):
-                pipe.execute_command("ZADD", key, *args[start : start + step])
-                queued += 1
-                if queued >= PIPELINE_COMMANDS:
+                chunk = args[start : start + step]
+                pipe.execute_command("ZADD", key, *chunk)
+                queued += len(chunk) // 2
+                if queued >= PIPELINE_MEMBERS:
                     pipe.execute()
                     queued = 0
         for (kind, key_id), members in removed.items():
@@ -317,16 +319,64 @@ def _fill(client: redis.Redis, key: str, chunks: Iterable[list[tuple]], progress
     return count
 
 
-def _fill_league(client: redis.Redis, *, tournament_id: int, league_id: int) -> int:
+def _league_sql() -> str:
     from apps.leaderboards.models import LeagueMembership
 
-    sql = (
+    return (
         f"SELECT lm.member_id, COALESCE(s.points, 0), COALESCE(s.exact_hits, 0) "
         f"FROM {LeagueMembership._meta.db_table} lm "
         f"LEFT JOIN {_standing_table()} s ON s.tournament_id = %s AND s.member_id = lm.member_id "
-        f"WHERE lm.league_id = %s AND lm.member_id > %s ORDER BY lm.member_id LIMIT %s"
     )
+
+
+def _fill_league(client: redis.Redis, *, tournament_id: int, league_id: int) -> int:
+    sql = _league_sql() + "WHERE lm.league_id = %s AND lm.member_id > %s ORDER BY lm.member_id LIMIT %s"
     return _fill(client, league_key(tournament_id, league_id), _chunks(sql, [tournament_id, league_id], 1), None)
+
+
+def _fill_leagues(client: redis.Redis, *, tournament_id: int, progress: Callable[[int], None] | None) -> list[int]:
+    """Rebuild every league set of the tournament in one keyset pass over its memberships.
+
+    Leagues are many and mostly small: one query per league would cost more
+    than the rows. Each league's set is written to a temporary key and renamed
+    over the live one in the same pipeline, so no reader sees it half-built.
+    """
+    from apps.leaderboards.models import League
+
+    sql = (
+        _league_sql().replace("SELECT lm.member_id,", "SELECT lm.league_id, lm.member_id,")
+        + f"JOIN {League._meta.db_table} l ON l.id = lm.league_id "
+        + "WHERE l.tournament_id = %s AND (lm.league_id, lm.member_id) > (%s, %s) "
+        + "ORDER BY lm.league_id, lm.member_id LIMIT %s"
+    )
+    built: list[int] = []
+    current: int | None = None
+    args: list = []
+    pipe = client.pipeline(transaction=False)
+
+    def close_league() -> None:
+        temporary = f"{league_key(tournament_id, current)}:rebuild"
+        pipe.delete(temporary)
+        for start in range(0, len(args), 2 * ZADD_CHUNK):
+            pipe.execute_command("ZADD", temporary, *args[start : start + 2 * ZADD_CHUNK])
+        pipe.rename(temporary, league_key(tournament_id, current))
+        built.append(current)
+
+    for rows in _chunks(sql, [tournament_id, tournament_id], 2):
+        for league_id, member_id, points, exact_hits in rows:
+            if league_id != current:
+                if current is not None:
+                    close_league()
+                current, args = league_id, []
+            args.append(zscore(points, exact_hits))
+            args.append(member_field(member_id))
+        pipe.execute()
+        if progress:
+            progress(len(rows))
+    if current is not None:
+        close_league()
+        pipe.execute()
+    return built
 
 
 def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | None = None) -> dict:
@@ -368,9 +418,12 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
                 ),
                 progress,
             )
-        league_ids = list(League.objects.filter(tournament_id=tournament_id).values_list("id", flat=True))
-        for league_id in league_ids:
-            _fill_league(client, tournament_id=tournament_id, league_id=league_id)
+        league_ids = set(League.objects.filter(tournament_id=tournament_id).values_list("id", flat=True))
+        filled = set(_fill_leagues(client, tournament_id=tournament_id, progress=progress))
+        # A league without members (never left so by the services) has no set to show.
+        for league_id in league_ids - filled:
+            client.delete(league_key(tournament_id, league_id))
+        league_ids = sorted(league_ids)
         as_of = state.as_of or timezone.now()
         pipe = client.pipeline(transaction=True)
         pipe.hset(meta_key(tournament_id), mapping={"v": state.version, "at": as_of.isoformat()})

@@ -29,11 +29,12 @@ class Command(BaseCommand):
             raise CommandError(f"Redis does not answer at REDIS_URL: {exc}")
         tournament_ids = [options["tournament"]] if options["tournament"] else tournaments_with_standings()
         for tournament_id in tournament_ids:
+            leagues = LeagueMembership.objects.filter(league__tournament_id=tournament_id).count()
             rows = (
                 Standing.objects.filter(tournament_id=tournament_id).count()
                 + RoundStanding.objects.filter(round__tournament_id=tournament_id).count()
+                + leagues
             )
-            leagues = LeagueMembership.objects.filter(league__tournament_id=tournament_id).count()
             with tqdm(
                 total=rows, desc=f"tournament {tournament_id}", unit="row", file=self.stderr, disable=None
             ) as bar:
