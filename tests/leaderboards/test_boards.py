@@ -210,6 +210,24 @@ def test_a_league_board_ranks_only_its_members_and_only_for_them(cup):
     assert member_client(members[3]).get(url).json()["total"] == 4
 
 
+def test_a_league_board_follows_a_member_swap_that_keeps_its_size(cup):
+    tournament, members, _ = cup
+    league = LeagueFactory(tournament=tournament, owner=members[5])
+    for member in (members[5], members[1]):
+        LeagueMembershipFactory(league=league, member=member)
+    board = f"league:{league.id}"
+    assert {row["member"]["id"] for row in leaderboard_page(board=board, limit=10, offset=0)["rows"]} == {
+        members[5].id,
+        members[1].id,
+    }
+    # One leaves and another joins: same size, different members.
+    league.memberships.filter(member=members[1]).delete()
+    LeagueMembershipFactory(league=league, member=members[2])
+    page = leaderboard_page(board=board, limit=10, offset=0)
+    assert page["source"] == "redis"
+    assert {row["member"]["id"] for row in page["rows"]} == {members[5].id, members[2].id}
+
+
 def test_member_stats_are_public(cup):
     tournament, members, match = cup
     body = anonymous_client().get(f"/api/v1/tournaments/{tournament.id}/members/{members[2].id}/stats").json()

@@ -212,12 +212,16 @@ def _league_ready(client, target: Board) -> bool:
     pipe = client.pipeline(transaction=False)
     pipe.exists(projection.ready_key(target.tournament_id))
     pipe.sismember(projection.leagues_ready_key(target.tournament_id), target.object_id)
-    pipe.zcard(target.key)
-    tournament_ready, league_ready, size = pipe.execute()
+    pipe.hget(projection.league_fingerprints_key(target.tournament_id), target.object_id)
+    tournament_ready, built, built_from = pipe.execute()
     if not tournament_ready:
         return False
-    # Membership changes invalidate the set; the count catches one that was missed.
-    if league_ready and size == LeagueMembership.objects.filter(league_id=target.object_id).count():
+    # The set is current while the league's membership is what it was built from.
+    if (
+        built
+        and built_from is not None
+        and built_from.decode() == projection.league_fingerprint_now(league_id=target.object_id)
+    ):
         return True
     return projection.projection_league_build(tournament_id=target.tournament_id, league_id=target.object_id)
 

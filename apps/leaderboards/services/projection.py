@@ -8,7 +8,8 @@ slot through the `{t:ID}` tag:
     lb:{t:7}:l:42       league 42 (its members with their tournament totals)
     lb:{t:7}:meta       hash: v (the boards' version), at (as_of, ISO 8601)
     lb:{t:7}:ready      present once the tournament's sets were built from the database
-    lb:{t:7}:leagues    set of league ids whose sets are complete
+    lb:{t:7}:leagues    set of league ids whose sets are built
+    lb:{t:7}:leagues:fp hash: league id -> the membership fingerprint its set was built from
 
 Members are zero-padded ids and scores are the negated `board_score`, so an
 ascending ZRANGE lists points desc, exact hits desc, then member id asc: the
@@ -79,6 +80,29 @@ def ready_key(tournament_id: int) -> str:
 
 def leagues_ready_key(tournament_id: int) -> str:
     return f"lb:{{t:{tournament_id}}}:leagues"
+
+
+def league_fingerprint(count: int, member_sum: int | None) -> str:
+    """What a league's set was built from: its member count and the sum of their ids.
+
+    A read compares it with the league's memberships now: any join or leave
+    changes it (a swap of members changes the sum), so a set never outlives
+    the membership it was built from, whoever changed the league.
+    """
+    return f"{count}:{member_sum or 0}"
+
+
+def league_fingerprint_now(*, league_id: int) -> str:
+    from django.db.models import Count, Sum
+
+    from apps.leaderboards.models import LeagueMembership
+
+    now = LeagueMembership.objects.filter(league_id=league_id).aggregate(n=Count("member_id"), s=Sum("member_id"))
+    return league_fingerprint(now["n"], now["s"])
+
+
+def league_fingerprints_key(tournament_id: int) -> str:
+    return f"lb:{{t:{tournament_id}}}:leagues:fp"
 
 
 def member_field(member_id: int) -> bytes:
@@ -235,6 +259,7 @@ def projection_league_invalidate(*, tournament_id: int, league_id: int) -> None:
     try:
         pipe = redis_client().pipeline(transaction=True)
         pipe.srem(leagues_ready_key(tournament_id), league_id)
+        pipe.hdel(league_fingerprints_key(tournament_id), league_id)
         pipe.delete(league_key(tournament_id, league_id))
         pipe.execute()
     except RedisError as exc:
@@ -352,6 +377,7 @@ def _fill_leagues(client: redis.Redis, *, tournament_id: int, progress: Callable
     built: list[int] = []
     current: int | None = None
     args: list = []
+    member_sum = 0
     pipe = client.pipeline(transaction=False)
 
     def close_league() -> None:
@@ -360,6 +386,8 @@ def _fill_leagues(client: redis.Redis, *, tournament_id: int, progress: Callable
         for start in range(0, len(args), 2 * ZADD_CHUNK):
             pipe.execute_command("ZADD", temporary, *args[start : start + 2 * ZADD_CHUNK])
         pipe.rename(temporary, league_key(tournament_id, current))
+        pipe.hset(league_fingerprints_key(tournament_id), current, league_fingerprint(len(args) // 2, member_sum))
+        pipe.sadd(leagues_ready_key(tournament_id), current)
         built.append(current)
 
     for rows in _chunks(sql, [tournament_id, tournament_id], 2):
@@ -367,9 +395,10 @@ def _fill_leagues(client: redis.Redis, *, tournament_id: int, progress: Callable
             if league_id != current:
                 if current is not None:
                     close_league()
-                current, args = league_id, []
+                current, args, member_sum = league_id, [], 0
             args.append(zscore(points, exact_hits))
             args.append(member_field(member_id))
+            member_sum += member_id
         pipe.execute()
         if progress:
             progress(len(rows))
@@ -393,7 +422,7 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
     client = redis_client()
     with tournament_lock(tournament_id=tournament_id):
         state, _ = BoardState.objects.get_or_create(tournament_id=tournament_id)
-        client.delete(ready_key(tournament_id), leagues_ready_key(tournament_id))
+        client.delete(ready_key(tournament_id), leagues_ready_key(tournament_id), league_fingerprints_key(tournament_id))
         members = _fill(
             client,
             tournament_key(tournament_id),
@@ -423,12 +452,12 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
         # A league without members (never left so by the services) has no set to show.
         for league_id in league_ids - filled:
             client.delete(league_key(tournament_id, league_id))
+            client.hset(league_fingerprints_key(tournament_id), league_id, league_fingerprint(0, 0))
+            client.sadd(leagues_ready_key(tournament_id), league_id)
         league_ids = sorted(league_ids)
         as_of = state.as_of or timezone.now()
         pipe = client.pipeline(transaction=True)
         pipe.hset(meta_key(tournament_id), mapping={"v": state.version, "at": as_of.isoformat()})
-        if league_ids:
-            pipe.sadd(leagues_ready_key(tournament_id), *league_ids)
         pipe.set(ready_key(tournament_id), timezone.now().isoformat())
         pipe.execute()
         BoardState.objects.filter(tournament_id=tournament_id).update(projection_stale=False)
@@ -438,8 +467,9 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
 def projection_league_build(*, tournament_id: int, league_id: int) -> bool:
     """Build one league's set if the tournament lock is free right now; False when it is busy.
 
-    Reads call this for a league whose set is missing: a small league costs one
-    query, and a busy lock means the read is answered from the database instead.
+    Reads call this for a league whose set is missing or out of date: a small
+    league costs one query, and a busy lock means the read is answered from the
+    database instead.
     """
     from apps.leaderboards.services.settlement_locks import tournament_lock
 
@@ -447,6 +477,9 @@ def projection_league_build(*, tournament_id: int, league_id: int) -> bool:
     with tournament_lock(tournament_id=tournament_id, wait_seconds=0) as acquired:
         if not acquired:
             return False
+        # Taken before the rows: a change in between makes the next read rebuild again.
+        fingerprint = league_fingerprint_now(league_id=league_id)
         _fill_league(client, tournament_id=tournament_id, league_id=league_id)
+        client.hset(league_fingerprints_key(tournament_id), league_id, fingerprint)
         client.sadd(leagues_ready_key(tournament_id), league_id)
     return True
