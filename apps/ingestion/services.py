@@ -492,7 +492,8 @@ def _match_update(
             away_team_id=teams[feed_match.away.key].pk,
             kickoff_at=feed_match.kickoff_at,
         )
-    if results:
+    if results and not match.result_by_hand:
+        # A result staff set by hand wins over the feed until they release it.
         wanted.update(status=feed_match.status, **_result_values(feed_match))
     changed = [field for field, value in wanted.items() if getattr(match, field) != value]
     if not changed:

@@ -159,7 +159,7 @@ class MatchAdminForm(forms.ModelForm):
 class MatchAdmin(admin.ModelAdmin):
     form = MatchAdminForm
     list_display = ("id", "__str__", "tournament", "round", "kickoff_at", "status", "home_score", "away_score")
-    list_filter = ("status", "tournament")
+    list_filter = ("status", "result_by_hand", "tournament")
     list_select_related = ("tournament", "round", "home_team", "away_team")
     search_fields = ("=id", "home_team__name", "away_team__name", "external_id")
     autocomplete_fields = ("round", "home_team", "away_team")

@@ -116,6 +116,10 @@ class Match(TimeStampedModel):
     result_version = models.PositiveIntegerField(
         default=0, help_text="Increases each time the finished result changes."
     )
+    result_by_hand = models.BooleanField(
+        default=False,
+        help_text="Status and scores were set by staff: ingestion leaves them alone until this is cleared.",
+    )
 
     provider = models.CharField(max_length=32, blank=True)
     external_id = models.CharField(max_length=128, blank=True)

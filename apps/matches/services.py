@@ -191,6 +191,10 @@ def match_result_correct(
         changed = [field for field, value in wanted.items() if getattr(match, field) != value]
         for field in changed:
             setattr(match, field, wanted[field])
+        if changed and not match.result_by_hand:
+            # Otherwise the next poll would put back the provider's result staff just corrected.
+            match.result_by_hand = True
+            changed.append("result_by_hand")
         kind = match_result_save(match=match, before=before, update_fields=changed) if changed else None
     logger.info(
         "match %s result set by hand to %s %s-%s (by %s): %s",

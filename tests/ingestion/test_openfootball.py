@@ -230,3 +230,33 @@ def test_payload_error_names_the_match():
             {"name": "Cup", "matches": [{"round": "Final", "date": "2030-07-21", "time": "25:00", "team1": "A", "team2": "B"}]},
             options={},
         )
+
+
+def test_a_result_set_by_hand_is_kept_against_the_feed_until_staff_release_it(tmp_path):
+    from apps.matches.services import match_result_correct
+
+    data = json.loads(WORLD_CUP_2026.read_text())
+    data["matches"][0]["score"] = {"ft": [1, 0]}
+    feed = write_json(tmp_path / "worldcup-2026.json", data)
+    _ingest(feed)
+    match = Match.objects.get(external_id="world-cup-2026:matchday-1:mexico:south-africa")
+    assert (match.status, match.home_score, match.away_score, match.result_version) == (FINISHED, 1, 0, 1)
+
+    match_result_correct(match_id=match.pk, home_score=2, away_score=0)
+    match.refresh_from_db()
+    assert (match.home_score, match.result_by_hand, match.result_version) == (2, True, 2)
+
+    data["matches"][0]["score"] = {"ft": [1, 1]}
+    write_json(feed, data)
+    requests_before = SettlementRequest.objects.filter(match=match).count()
+    kept = _ingest(feed)
+    match.refresh_from_db()
+    assert kept.status == Execution.Status.COMPLETED, kept.error
+    assert (match.home_score, match.away_score, match.result_version) == (2, 0, 2)
+    assert SettlementRequest.objects.filter(match=match).count() == requests_before
+
+    Match.objects.filter(pk=match.pk).update(result_by_hand=False)
+    released = _ingest(feed)
+    match.refresh_from_db()
+    assert released.report["settlement_requests"] == {"settle": 1, "reverse": 0}
+    assert (match.home_score, match.away_score, match.result_version) == (1, 1, 3)
