@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 # The tournament admin is registered there; importing it first lets this module extend it.
 import apps.matches.admin  # noqa: F401
+from apps.common.admin import model_admin_extend
 from apps.common.errors import ApplicationError
 from apps.ingestion.models import DataSource, Execution, ExecutionStep
 from apps.ingestion.services import execution_cancel, execution_retry, ingestion_enqueue
@@ -137,16 +138,4 @@ def ingest_now(modeladmin, request, queryset):
         )
 
 
-def _tournament_admin_extend() -> None:
-    if not admin.site.is_registered(Tournament):
-        admin.site.register(Tournament, type("TournamentAdmin", (admin.ModelAdmin,), {}))
-    admin_class = type(admin.site.get_model_admin(Tournament))
-    actions = list(admin_class.actions or [])
-    if ingest_now not in actions:
-        admin_class.actions = [*actions, ingest_now]
-    inlines = list(admin_class.inlines or [])
-    if DataSourceInline not in inlines:
-        admin_class.inlines = [*inlines, DataSourceInline]
-
-
-_tournament_admin_extend()
+model_admin_extend(Tournament, actions=[ingest_now], inlines=[DataSourceInline])

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 
+import apps.matches.admin  # noqa: F401  (registers the tournament admin this module extends)
+from apps.common.admin import model_admin_extend
 from apps.leaderboards.models import (
     BoardState,
     League,
@@ -10,6 +12,7 @@ from apps.leaderboards.models import (
     SettlementRequest,
 )
 from apps.leaderboards.services.leagues import league_invite_code_reset, league_member_add, league_member_remove
+from apps.matches.models import Tournament
 
 
 class LeagueMembershipInline(admin.TabularInline):
@@ -164,12 +167,7 @@ class BoardStateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rebuild leaderboard (Redis projection from the database)")
     def rebuild_leaderboard(self, request, queryset):
-        from apps.leaderboards.services.outbox import projection_rebuild_enqueue
-
-        tournament_ids = list(queryset.values_list("tournament_id", flat=True))
-        for tournament_id in tournament_ids:
-            projection_rebuild_enqueue(tournament_id=tournament_id)
-        self.message_user(request, f"Queued the rebuild of {len(tournament_ids)} tournament(s).", messages.SUCCESS)
+        _rebuild(self, request, list(queryset.values_list("tournament_id", flat=True)))
 
 
 @admin.register(ScoreAction)
@@ -196,3 +194,25 @@ class ScoreActionAwardAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def _rebuild(modeladmin, request, tournament_ids: list[int]) -> None:
+    from apps.leaderboards.services import projection
+    from apps.leaderboards.services.outbox import projection_rebuild_enqueue
+
+    if not projection.projection_enabled():
+        modeladmin.message_user(
+            request, "No Redis is configured (REDIS_URL): leaderboards are read from the database.", messages.INFO
+        )
+        return
+    for tournament_id in tournament_ids:
+        projection_rebuild_enqueue(tournament_id=tournament_id)
+    modeladmin.message_user(request, f"Queued the rebuild of {len(tournament_ids)} tournament(s).", messages.SUCCESS)
+
+
+@admin.action(description="Rebuild leaderboard (Redis projection from the database)")
+def rebuild_leaderboard(modeladmin, request, queryset):
+    _rebuild(modeladmin, request, list(queryset.values_list("pk", flat=True)))
+
+
+model_admin_extend(Tournament, actions=[rebuild_leaderboard])

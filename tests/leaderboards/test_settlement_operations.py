@@ -161,3 +161,24 @@ def test_a_rebuild_restores_every_league_set_even_across_read_chunks(settled, mo
     assert standings_verify(tournament_id=tournament.id) == []
     page = leaderboard_page(board=f"league:{leagues[1].id}", limit=10, offset=0)
     assert page["source"] == "redis" and {row["member"]["id"] for row in page["rows"]} == {m.id for m in members[1:3]}
+
+
+def test_rebuild_leaderboard_on_the_tournament_admin_restores_a_damaged_projection(
+    settled, admin_client, django_capture_on_commit_callbacks
+):
+    from apps.leaderboards.selectors.verify import standings_verify
+
+    tournament, members, *_ = settled
+    projection.redis_client().zadd(projection.tournament_key(tournament.id), {projection.member_field(members[1].id): -7})
+    assert standings_verify(tournament_id=tournament.id) != []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/matches/tournament/",
+            {"action": "rebuild_leaderboard", "_selected_action": [tournament.pk]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    assert "Queued the rebuild of 1 tournament(s)." in response.content.decode()
+    assert standings_verify(tournament_id=tournament.id) == []
