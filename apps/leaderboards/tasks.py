@@ -8,7 +8,6 @@ admin), never dropped.
 """
 
 import logging
-import os
 
 import redis
 from celery.signals import worker_init, worker_process_init
@@ -144,29 +143,7 @@ def settlement_sweep() -> dict:
 
 @worker_process_init.connect
 def _worker_process_init(**kwargs) -> None:
-    """Each worker child: fresh Redis connections, and its metrics on a port of its own when asked."""
+    """Each worker child starts with Redis connections of its own, never its parent's."""
     from apps.leaderboards.services.projection import projection_clients_reset
 
     projection_clients_reset()
-    port = os.environ.get("SETTLEMENT_METRICS_PORT")
-    if port:
-        from billiard import current_process
-        from prometheus_client import start_http_server
-
-        index = getattr(current_process(), "index", 0) or 0
-        try:
-            start_http_server(int(port) + index)
-        except OSError as exc:
-            logger.warning("metrics port %s unavailable: %s", int(port) + index, exc)
-
-
-@worker_init.connect
-def _worker_init(**kwargs) -> None:
-    """Lower the worker's CPU priority when asked (its pool processes inherit it).
-
-    On a host shared with web processes, requests then win the CPU over
-    settlement batches; the database work itself runs in PostgreSQL.
-    """
-    nice = int(getattr(settings, "SETTLEMENT_WORKER_NICE", 0) or 0)
-    if nice > 0:
-        os.nice(nice)

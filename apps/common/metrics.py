@@ -1,0 +1,27 @@
+"""Metrics of processes that serve no HTTP of their own (Celery workers)."""
+
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+def worker_metrics_serve() -> int | None:
+    """Serve this worker process's Prometheus metrics when WORKER_METRICS_PORT is set.
+
+    Each prefork child counts its own jobs, so child N listens on port + N
+    (children are numbered from 0); returns the port, or None when off.
+    """
+    base = os.environ.get("WORKER_METRICS_PORT")
+    if not base:
+        return None
+    from billiard import current_process
+    from prometheus_client import start_http_server
+
+    port = int(base) + (getattr(current_process(), "index", 0) or 0)
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        logger.warning("worker metrics port %s unavailable: %s", port, exc)
+        return None
+    return port
