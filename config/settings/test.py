@@ -19,3 +19,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "user": env("THROTTLE_USER", default="100000/min"),
     "auth": env("THROTTLE_AUTH", default="100000/min"),
 }
+# Static files come straight from the apps: the suite never runs collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
