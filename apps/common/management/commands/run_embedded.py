@@ -52,9 +52,17 @@ class Command(BaseCommand):
             default=float(os.environ.get("DEMO_REPLAY_SPEED", "1400")),
             help="How many times faster than real time the 2022 replay plays (default 1400: the whole tournament in about half an hour).",
         )
+        parser.add_argument(
+            "--replay-lead",
+            type=float,
+            default=30.0,
+            help="Seconds from start to the replay's first kickoff when it has not begun yet (default 30).",
+        )
         parser.add_argument("--no-replay", action="store_true", help="Serve only; do not play the replay.")
 
-    def handle(self, *args, host: str, port: int, replay_speed: float, no_replay: bool, **options):
+    def handle(
+        self, *args, host: str, port: int, replay_speed: float, replay_lead: float, no_replay: bool, **options
+    ):
         self._children: dict[str, subprocess.Popen] = {}
         self._stopping = False
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -63,7 +71,7 @@ class Command(BaseCommand):
                 "web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "scoreboard.asgi:application"]
             )
             self._wait_listening(web, host, port)
-            replay = None if no_replay else self._start_replay(replay_speed)
+            replay = None if no_replay else self._start_replay(replay_speed, replay_lead)
             self._announce(host, port, replay is not None)
             exit_code = self._supervise(web, replay)
         finally:
@@ -87,7 +95,7 @@ class Command(BaseCommand):
         self._children[name] = child
         return child
 
-    def _start_replay(self, speed: float) -> subprocess.Popen | None:
+    def _start_replay(self, speed: float, lead: float) -> subprocess.Popen | None:
         if "run_replay" not in get_commands():
             self.stdout.write("The replay feed is not available in this build; serving without it.")
             return None
@@ -104,6 +112,9 @@ class Command(BaseCommand):
                 str(source),
                 "--speed",
                 f"{speed:g}",
+                # Demo members guessed every match at load: a short lead gets the board moving soon.
+                "--lead",
+                f"{lead:g}",
             ],
         )
 
@@ -151,6 +162,19 @@ class Command(BaseCommand):
 
     # --- output -------------------------------------------------------------
 
+    def _live_query(self) -> str:
+        """Open the live page on the replay, the board that moves during the demo."""
+        from django.db import connection
+
+        from apps.matches.models import Tournament
+
+        try:
+            replay = Tournament.objects.filter(slug=WORLD_CUP_2022_REPLAY["slug"]).values_list("pk", flat=True).first()
+        finally:
+            # This process only supervises: it keeps no connection to the SQLite file open.
+            connection.close()
+        return f"?tournament={replay}" if replay else ""
+
     def _announce(self, host: str, port: int, replaying: bool) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         base = f"http://{shown}:{port}"
@@ -161,7 +185,7 @@ class Command(BaseCommand):
             f"  API docs      {base}/api/docs/",
             f"  API schema    {base}/api/schema/",
             f"  Admin         {base}/admin/   (username {ADMIN_USERNAME!r}, password {password!r})",
-            f"  Live board    {base}/live/",
+            f"  Live board    {base}/live/{self._live_query()}",
             f"  Health        {base}/healthz  {base}/readyz  {base}/metrics",
             f"  Demo members  demo001 .. demo300, password {MEMBER_PASSWORD!r}",
         ]
