@@ -14,12 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+
+from tests.waiting import spare_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_DEADLINE = 60
@@ -29,12 +30,6 @@ STOP_DEADLINE = 20
 _SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "TEST_DATABASE_NAME")
 
 pytestmark = pytest.mark.slow
-
-
-def _spare_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_open(port: int) -> bool:
@@ -66,7 +61,7 @@ def embedded_env(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(embedded_env, tmp_path_factory):
-    port = _spare_port()
+    port = spare_port()
     log_path = tmp_path_factory.mktemp("embedded-log") / "server.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -78,16 +73,14 @@ def server(embedded_env, tmp_path_factory):
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_DEADLINE
-        while True:
+        def answers() -> bool:
             assert process.poll() is None, f"run_embedded exited early:\n{log_path.read_text()}"
             try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
+                return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"no answer on {base_url} within {STARTUP_DEADLINE} s"
-            time.sleep(0.2)
+                return False
+
+        wait_until(answers, timeout=STARTUP_DEADLINE, what=f"an answer on {base_url}", interval=0.2)
         yield {"process": process, "base_url": base_url, "port": port, "log": log_path}
     finally:
         if process.poll() is None:
@@ -158,8 +151,5 @@ def test_sigterm_stops_the_server_and_its_children(server):
     process.send_signal(signal.SIGTERM)
 
     assert process.wait(timeout=STOP_DEADLINE) == 0, server["log"].read_text()
-    deadline = time.monotonic() + STOP_DEADLINE
-    while _port_open(server["port"]):
-        assert time.monotonic() < deadline, "daphne still listens after run_embedded stopped"
-        time.sleep(0.2)
+    wait_until(lambda: not _port_open(server["port"]), timeout=STOP_DEADLINE, what="daphne to stop listening")
     assert "database is locked" not in server["log"].read_text()

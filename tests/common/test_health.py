@@ -1,19 +1,12 @@
 """Health, readiness and metrics endpoints as load balancers and operators see them."""
 
-import socket
 
 import pytest
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from apps.common import apis
-
-
-def _closed_port() -> int:
-    """A local port nothing listens on: bound once by the OS, then released."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.waiting import spare_port
 
 
 @pytest.fixture
@@ -22,7 +15,7 @@ def client():
 
 
 def test_healthz_answers_200_without_touching_any_dependency(client, settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{spare_port()}/0"
 
     response = client.get("/healthz")
 
@@ -40,7 +33,7 @@ def test_readyz_answers_200_when_database_and_redis_answer(client):
 
 @pytest.mark.django_db
 def test_readyz_answers_503_naming_redis_when_redis_does_not_answer(client, settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{spare_port()}/0"
 
     response = client.get("/readyz")
 
@@ -72,7 +65,7 @@ def test_readyz_answers_503_naming_the_database_when_it_does_not_answer(client, 
 @pytest.mark.django_db
 def test_readyz_answers_503_naming_the_broker_when_workers_cannot_be_reached(client, settings, monkeypatch):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{spare_port()}/0"
 
     response = client.get("/readyz")
 

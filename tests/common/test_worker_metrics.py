@@ -10,7 +10,8 @@ import pytest
 from apps.leaderboards.models import SettlementRequest
 from tests.factories import TournamentFactory
 from tests.leaderboards.helpers import guesses, match_in, players
-from tests.leaderboards.test_settlement_faults import ROOT, _send, _spare_port, _wait_for, _worker_env
+from tests.leaderboards.test_settlement_faults import ROOT, _send, _worker_env
+from tests.waiting import spare_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +34,7 @@ def test_a_settlement_worker_serves_its_job_counts_on_the_worker_metrics_port(tm
     Match.objects.filter(pk=match.pk).update(status="finished", home_score=1, away_score=0, result_version=1)
     request = SettlementRequest.objects.create(match=match, result_version=1, idempotency_key=f"settlement:{match.pk}:1")
 
-    port = _spare_port()
+    port = spare_port()
     env = _worker_env(WORKER_METRICS_PORT=port)
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(
@@ -42,9 +43,9 @@ def test_a_settlement_worker_serves_its_job_counts_on_the_worker_metrics_port(tm
         cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        _wait_for(lambda: "scoreboard_settlement_jobs_total" in _scrape(port), timeout=60, what="worker metrics")
+        wait_until(lambda: "scoreboard_settlement_jobs_total" in _scrape(port), timeout=60, what="worker metrics")
         _send(request)
-        _wait_for(
+        wait_until(
             lambda: 'scoreboard_settlement_jobs_total{outcome="success"} 1.0' in _scrape(port),
             timeout=60,
             what=f"the settled job counted on port {port} (worker log: {log})",

@@ -19,6 +19,7 @@ from apps.ingestion.providers.replay import replay_parse
 from apps.ingestion.services import ingestion_run
 from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match, Tournament
+from tests.waiting import wait_until
 
 from .conftest import WORLD_CUP_2022, write_json
 
@@ -168,9 +169,11 @@ def test_run_replay_stops_cleanly_on_sigterm(tmp_path):
         cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while Match.objects.filter(tournament__slug="mini").count() < 3 and time.monotonic() < deadline:
+        def all_created() -> bool:
             assert process.poll() is None, process.communicate()
+            return Match.objects.filter(tournament__slug="mini").count() == 3
+
+        wait_until(all_created, timeout=30, what="run_replay to create the three fixtures")
         assert Match.objects.filter(tournament__slug="mini", status="scheduled").count() == 3
 
         process.send_signal(signal.SIGTERM)

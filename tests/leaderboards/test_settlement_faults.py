@@ -8,7 +8,6 @@ PostgreSQL or Redis servers beyond this suite's database and Redis db.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,27 +31,12 @@ from apps.leaderboards.services.settlement import settlement_run
 from apps.matches.models import Match
 from apps.members.models import Member
 from tests.factories import MatchFactory, TournamentFactory
+from tests.waiting import spare_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PICKS = [(2, 1), (1, 0), (0, 0), (1, 2), (3, 1), (2, 1), (0, 1), (2, 2)]
-
-
-def _wait_for(condition, *, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _spare_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _finished_match(members: int):
@@ -151,12 +135,12 @@ def test_a_pool_process_killed_mid_settlement_is_redelivered_and_standings_stay_
     )
     try:
         _send(request)
-        seen = _wait_for(lambda: _half_way(request), timeout=60, what="the first batches to commit")
+        seen = wait_until(lambda: _half_way(request), timeout=60, what="the first batches to commit")
         assert seen.guesses_walked < 2_000
-        children = _wait_for(lambda: _children(worker.pid), timeout=10, what="the pool process")
+        children = wait_until(lambda: _children(worker.pid), timeout=10, what="the pool process")
         os.kill(children[0], signal.SIGKILL)
 
-        done = _wait_for(lambda: _request(request).status == "done" and _request(request), timeout=90, what="done")
+        done = wait_until(lambda: _request(request).status == "done" and _request(request), timeout=90, what="done")
         assert done.attempts >= 2, log.read_text()[-3000:]
         assert done.guesses_walked == 2_000
         assert standings_verify(tournament_id=tournament.id) == []
@@ -175,7 +159,7 @@ def test_a_whole_worker_killed_mid_settlement_is_swept_to_the_next_worker(tmp_pa
     first = _start_worker(env, pool="solo", log=log)
     try:
         _send(request)
-        _wait_for(lambda: _half_way(request), timeout=60, what="the first batches to commit")
+        wait_until(lambda: _half_way(request), timeout=60, what="the first batches to commit")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=20)
         stopped = _request(request)
@@ -185,10 +169,10 @@ def test_a_whole_worker_killed_mid_settlement_is_swept_to_the_next_worker(tmp_pa
 
         second = _start_worker(env, pool="solo", log=log)
         try:
-            _wait_for(lambda: _request(request).heartbeat_at < timezone.now() - timedelta(seconds=1), timeout=10,
+            wait_until(lambda: _request(request).heartbeat_at < timezone.now() - timedelta(seconds=1), timeout=10,
                       what="the heartbeat to go stale")  # fmt: skip
             _publish("apps.leaderboards.tasks.settlement_sweep")
-            done = _wait_for(
+            done = wait_until(
                 lambda: _request(request).status == "done" and _request(request), timeout=90, what="the sweep"
             )
         finally:
@@ -204,7 +188,7 @@ class ThrowawayRedis:
 
     def __init__(self, binary: str):
         self.binary = binary
-        self.port = _spare_port()
+        self.port = spare_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
@@ -222,7 +206,7 @@ class ThrowawayRedis:
             except redis.RedisError:
                 return False
 
-        _wait_for(answers, timeout=10, what="redis-server to start")
+        wait_until(answers, timeout=10, what="redis-server to start")
         client.close()
 
     def kill(self) -> None:
@@ -234,8 +218,8 @@ class ThrowawayRedis:
 @pytest.fixture
 def throwaway_redis(settings):
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
+    # The suite needs a Redis server anyway; this test needs its binary to start one of its own.
+    assert binary is not None, "redis-server is not on PATH: install Debian's redis-server package"
     server = ThrowawayRedis(binary)
     server.start()
     settings.REDIS_URL = server.url

@@ -8,38 +8,19 @@ when the test fails. Readiness is awaited with deadlines, never with sleeps.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from django.conf import settings
 
+from tests.waiting import spare_port, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
-
-
-def wait_until(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05):
-    """Poll `condition` until it returns something truthy; fail saying `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-def spare_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def child_env(**overrides: str) -> dict[str, str]:

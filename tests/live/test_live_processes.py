@@ -19,7 +19,7 @@ from tests.live.boards import (
     parse,
     settlement_done,
 )
-from tests.live.conftest import wait_until
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

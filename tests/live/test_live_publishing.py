@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from apps.leaderboards import live
-from tests.live.conftest import wait_until
+from tests.waiting import wait_until
 
 
 def _row(rank: int, member_id: int, points: int, exact: int = 0) -> dict:

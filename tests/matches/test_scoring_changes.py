@@ -1,7 +1,6 @@
 """Scoring settings and round multipliers changed after settlement re-settle the tournament (SCORING.md)."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -23,6 +22,7 @@ from tests.leaderboards.helpers import (
     standings,
     void,
 )
+from tests.waiting import wait_until
 
 from .admin_forms import page_messages, submit_change_form
 
@@ -325,19 +325,18 @@ def test_staff_change_a_round_multiplier_in_the_tournament_page(
 
 def _wait_for_lock_waiter(deadline_seconds: float = 10) -> None:
     """Until another connection waits on a row lock (the second change queued behind the first)."""
-    deadline = time.monotonic() + deadline_seconds
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
+
+    def another_waits() -> bool:
+        with connection.cursor() as cursor:
             # Inside a transaction the activity view is a snapshot taken once: drop it to see fresh rows.
             cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
             )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the second change never waited for the first")
+            return bool(cursor.fetchone()[0])
+
+    wait_until(another_waits, timeout=deadline_seconds, what="the second change to wait for the first", interval=0.02)
 
 
 @pytest.mark.django_db(transaction=True)
