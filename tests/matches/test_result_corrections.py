@@ -15,20 +15,6 @@ from .admin_forms import page_messages, submit_change_form
 
 pytestmark = pytest.mark.django_db
 
-PICKS = [(2, 1), (1, 0), (3, 2), (1, 1), (0, 0), (0, 2), (2, 1), (4, 1), (1, 2), (2, 2)]
-
-
-@pytest.fixture
-def cup(django_capture_on_commit_callbacks):
-    """A tournament with one settled match (2-1) and ten guesses on it."""
-    tournament = TournamentFactory()
-    members = players(tournament, len(PICKS))
-    match = match_in(tournament)
-    guesses(match, dict(zip(members, PICKS)))
-    with django_capture_on_commit_callbacks(execute=True):
-        match, _ = finish(match, 2, 1)
-    return tournament, match, members
-
 
 def _requests(match) -> list[tuple]:
     return list(
