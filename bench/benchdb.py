@@ -62,7 +62,7 @@ def reset() -> None:
     """Empty every table the benchmarks fill, and the bench Redis db."""
     from django.db import connection
 
-    from apps.leaderboards.services.projection import redis_client
+    from apps.leaderboards.boards.projection_read import redis_client
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -82,7 +82,7 @@ def load(*, members: int, guesses: int, matches: int = 1, league_size: int = 0, 
     from django.db import connection
     from django.utils import timezone
 
-    from apps.leaderboards.services.projection import projection_rebuild
+    from apps.leaderboards.boards.projection_write import projection_rebuild
     from apps.matches.models import Match, Round, Team, Tournament
 
     rng = random.Random(seed)
@@ -153,7 +153,7 @@ def finish(match_id: int, home: int, away: int):
     """Record the result and its settlement request in one transaction, as ingestion does."""
     from django.db import transaction
 
-    from apps.leaderboards.services.outbox import settlement_request_write
+    from apps.leaderboards.settlement.outbox import settlement_request_write
     from apps.matches.models import Match
 
     with transaction.atomic():

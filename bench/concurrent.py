@@ -43,7 +43,7 @@ def main() -> None:
 
     benchdb.setup()
     from apps.leaderboards.models import SettlementRequest
-    from apps.leaderboards.selectors.verify import standings_verify
+    from apps.leaderboards.settlement.verify import standings_verify
 
     benchdb.reset()
     data = benchdb.load(members=args.members, guesses=args.members, matches=args.matches)

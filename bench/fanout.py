@@ -218,7 +218,7 @@ def match_finish(match) -> None:
     from django.db import transaction
     from django.db.models import F
 
-    from apps.leaderboards.services.outbox import settlement_request_write
+    from apps.leaderboards.settlement.outbox import settlement_request_write
     from apps.matches.models import Match
 
     with transaction.atomic():

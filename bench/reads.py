@@ -103,7 +103,7 @@ def main() -> None:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from apps.leaderboards.models import SettlementRequest
-    from apps.leaderboards.services.projection import projection_rebuild
+    from apps.leaderboards.boards.projection_write import projection_rebuild
     from apps.members.models import Member
 
     benchdb.reset()

@@ -26,7 +26,7 @@ import benchdb
 def baseline(*, match_id: int, tournament_id: int, result: tuple[int, int]) -> float:
     from django.db import connection, transaction
 
-    from apps.leaderboards.services.settlement_sql import Applied, score_sql
+    from apps.leaderboards.settlement.sql import Applied, score_sql
 
     applied = Applied(home=result[0], away=result[1], points_exact=4, points_goal_difference=3,
                       points_outcome=2, multiplier=1, round_id=None)  # fmt: skip
@@ -79,7 +79,7 @@ def main() -> None:
 
     benchdb.setup()
     from apps.leaderboards.models import SettlementRequest
-    from apps.leaderboards.selectors.verify import standings_verify
+    from apps.leaderboards.settlement.verify import standings_verify
 
     benchdb.reset()
     data = benchdb.load(members=args.members, guesses=guesses, league_size=args.league_size)

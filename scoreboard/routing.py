@@ -1,8 +1,8 @@
 from channels.routing import URLRouter
 from django.urls import re_path
 
-from apps.leaderboards.consumers import LeagueLeaderboardConsumer, TournamentLeaderboardConsumer
-from apps.leaderboards.sse import EventStreamHandler
+from apps.leaderboards.live.consumers import LeagueLeaderboardConsumer, TournamentLeaderboardConsumer
+from apps.leaderboards.live.sse import EventStreamHandler
 
 websocket_urlpatterns = [
     re_path(

@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("apps.members.urls")),
     path("", include("apps.matches.urls")),
     path("", include("apps.guesses.urls")),
+    path("", include("apps.leagues.urls")),
     path("", include("apps.leaderboards.urls")),
     path("", include("apps.ingestion.urls")),
 ]
@@ -22,5 +23,5 @@ urlpatterns = [
     path("readyz", ReadyApi.as_view(), name="readyz"),
     path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
-    path("live/", include("apps.leaderboards.urls_page")),
+    path("live/", include("apps.leaderboards.live.urls_page")),
 ]

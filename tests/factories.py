@@ -6,7 +6,7 @@ import factory
 from django.utils import timezone
 
 from apps.guesses.models import Guess
-from apps.leaderboards.models import League, LeagueMembership
+from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import Match, Participation, Round, Team, Tournament
 from apps.members.models import Member
 

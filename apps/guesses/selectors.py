@@ -2,14 +2,13 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
+from django.db.models import BooleanField, ExpressionWrapper, QuerySet, Value
 
 from apps.common.errors import Forbidden, NotFound
 from apps.guesses.models import Guess
 from apps.guesses.scoring import ScoringRules, score_guess
-from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match
-from apps.matches.selectors import match_get
+from apps.matches.selectors import match_get, match_settled_q
 
 
 def guess_lock_at(*, match: Match) -> datetime:
@@ -27,28 +26,8 @@ def guess_window_open(*, match: Match, now: datetime) -> bool:
     return match.status == Match.Status.SCHEDULED and now < guess_lock_at(match=match)
 
 
-def match_settled(*, match: Match) -> bool:
-    """Whether the match's current result has been settled (points awarded for it)."""
-    return (
-        match.status == Match.Status.FINISHED
-        and SettlementRequest.objects.filter(
-            match_id=match.pk,
-            result_version=match.result_version,
-            kind=SettlementRequest.Kind.SETTLE,
-            status=SettlementRequest.Status.DONE,
-        ).exists()
-    )
-
-
-def _settled_subquery() -> Exists:
-    return Exists(
-        SettlementRequest.objects.filter(
-            match_id=OuterRef("match_id"),
-            result_version=OuterRef("match__result_version"),
-            kind=SettlementRequest.Kind.SETTLE,
-            status=SettlementRequest.Status.DONE,
-        )
-    )
+def _settled_expression() -> ExpressionWrapper:
+    return ExpressionWrapper(match_settled_q(prefix="match__"), output_field=BooleanField())
 
 
 def guess_points(*, guess: Guess, settled: bool) -> int | None:
@@ -78,7 +57,7 @@ def guess_points(*, guess: Guess, settled: bool) -> int | None:
 
 def _guesses() -> QuerySet[Guess]:
     # `settled` is decided in the same query as the rows, whatever the page size.
-    return Guess.objects.select_related("match__tournament", "match__round").annotate(settled=_settled_subquery())
+    return Guess.objects.select_related("match__tournament", "match__round").annotate(settled=_settled_expression())
 
 
 def guess_get(*, match_id: int, member_id: int) -> Guess:
@@ -108,7 +87,7 @@ def guess_list_for_match(*, match_id: int, now: datetime) -> QuerySet[Guess]:
     match = match_get(match_id=match_id)
     if guess_window_open(match=match, now=now):
         raise Forbidden("match_not_locked", "Other members' guesses are shown once the match is locked.")
-    settled = match_settled(match=match)
+    settled = match.is_settled
     # (match, member) is the unique index: the walk by member id needs no sort.
     return (
         Guess.objects.filter(match_id=match.pk)

@@ -4,7 +4,7 @@ One execution is one transaction: the provider is read and its payload
 validated before the transaction opens, then every write (tournament, data
 source, rounds, teams, matches, settlement requests) commits together or not
 at all. Each result change writes exactly one settlement request in that same
-transaction (apps.leaderboards.services.outbox).
+transaction (apps.leaderboards.settlement.outbox).
 """
 
 from __future__ import annotations

@@ -1,96 +1,13 @@
 from django.contrib import admin, messages
-from django.db.models import Count, IntegerField, OuterRef, Subquery
 
 import apps.matches.admin  # noqa: F401  (registers the tournament admin this module extends)
 from apps.common.admin import model_admin_extend
-from apps.leaderboards.models import (
-    BoardState,
-    League,
-    LeagueMembership,
-    ScoreAction,
-    ScoreActionAward,
-    SettlementRequest,
-)
-from apps.leaderboards.services.leagues import league_invite_code_reset, league_member_add, league_member_remove
+from apps.common.errors import ApplicationError
+from apps.leaderboards.boards.projection_read import projection_enabled
+from apps.leaderboards.boards.services import projection_rebuild_enqueue
+from apps.leaderboards.models import BoardState, ScoreAction, ScoreActionAward, SettlementRequest
+from apps.leaderboards.settlement.operations import match_settle_now, settlement_request_retry
 from apps.matches.models import Tournament
-
-
-class LeagueMembershipInline(admin.TabularInline):
-    model = LeagueMembership
-    fields = ("member", "joined_at")
-    readonly_fields = ("member", "joined_at")
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-    # A big league would render thousands of rows; the membership list filters by league.
-    classes = ("collapse",)
-
-
-@admin.register(League)
-class LeagueAdmin(admin.ModelAdmin):
-    list_display = ("name", "tournament", "owner", "invite_code", "members", "created_at")
-    list_filter = ("tournament",)
-    list_select_related = ("tournament", "owner")
-    search_fields = ("name", "=invite_code", "=owner__username")
-    readonly_fields = ("tournament", "owner", "invite_code", "created_at", "updated_at")
-    fields = ("name", "tournament", "owner", "invite_code", "created_at", "updated_at")
-    actions = ["rotate_invite_codes"]
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        # One count per row of the page, not a GROUP BY over every league.
-        member_count = (
-            LeagueMembership.objects.filter(league=OuterRef("pk"))
-            .order_by()
-            .values("league")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-        return super().get_queryset(request).annotate(_members=Subquery(member_count, output_field=IntegerField()))
-
-    @admin.display(description="members", ordering="_members")
-    def members(self, league: League) -> int:
-        return league._members or 0
-
-    def has_add_permission(self, request):
-        # Members create leagues; the owner, code and first membership come from the service.
-        return False
-
-    @admin.action(description="Rotate the invite code (the old one stops working)")
-    def rotate_invite_codes(self, request, queryset):
-        for league_id in queryset.values_list("pk", flat=True):
-            league_invite_code_reset(league_id=league_id)
-        self.message_user(request, f"Rotated {queryset.count()} invite code(s).", messages.SUCCESS)
-
-
-@admin.register(LeagueMembership)
-class LeagueMembershipAdmin(admin.ModelAdmin):
-    list_display = ("member", "league", "joined_at")
-    list_select_related = ("member", "league")
-    search_fields = ("=league__invite_code", "=member__username", "league__name")
-    autocomplete_fields = ("league", "member")
-    show_full_result_count = False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        # Through the service: joining a league also joins its tournament.
-        membership = league_member_add(league=obj.league, member_id=obj.member_id)
-        obj.pk, obj.joined_at = membership.pk, membership.joined_at
-
-    def delete_model(self, request, obj):
-        # Through the service, so an owner's removal hands the league on.
-        league = obj.league
-        league_member_remove(league_id=league.pk, actor_id=league.owner_id, member_id=obj.member_id)
-
-    def delete_queryset(self, request, queryset):
-        for membership in queryset.select_related("league"):
-            self.delete_model(request, membership)
-
-
-# --- settlement, projection and score actions -----------------------------------------
 
 
 @admin.register(SettlementRequest)
@@ -124,9 +41,6 @@ class SettlementRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry (failed requests resume where they stopped)")
     def retry(self, request, queryset):
-        from apps.common.errors import ApplicationError
-        from apps.leaderboards.services.settlement import settlement_request_retry
-
         retried = skipped = 0
         for request_id in queryset.values_list("pk", flat=True):
             try:
@@ -140,9 +54,6 @@ class SettlementRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Settle the match again now")
     def settle_again(self, request, queryset):
-        from apps.common.errors import ApplicationError
-        from apps.leaderboards.services.settlement import match_settle_now
-
         match_ids = set(queryset.values_list("match_id", flat=True))
         for match_id in match_ids:
             try:
@@ -197,10 +108,7 @@ class ScoreActionAwardAdmin(admin.ModelAdmin):
 
 
 def _rebuild(modeladmin, request, tournament_ids: list[int]) -> None:
-    from apps.leaderboards.services import projection
-    from apps.leaderboards.services.outbox import projection_rebuild_enqueue
-
-    if not projection.projection_enabled():
+    if not projection_enabled():
         modeladmin.message_user(
             request, "No Redis is configured (REDIS_URL): leaderboards are read from the database.", messages.INFO
         )

@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("apps.leaderboards.urls_leagues")),
-    path("", include("apps.leaderboards.urls_boards")),
-    path("", include("apps.leaderboards.urls_live")),
+    path("", include("apps.leaderboards.boards.urls")),
+    path("", include("apps.leaderboards.settlement.urls")),
+    path("", include("apps.leaderboards.live.urls")),
 ]

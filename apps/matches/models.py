@@ -88,6 +88,13 @@ class Team(models.Model):
         return self.name
 
 
+class SettlementKind(models.TextChoices):
+    """What a result change asks of settlement: award the result's points, or take them back."""
+
+    SETTLE = "settle", "Settle"
+    REVERSE = "reverse", "Reverse"
+
+
 class Match(TimeStampedModel):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -120,6 +127,17 @@ class Match(TimeStampedModel):
         default=False,
         help_text="Status and scores were set by staff: ingestion leaves them alone until this is cleared.",
     )
+    # The match's side of settlement, kept here so that matches and guesses can
+    # tell what is settled without reading the leaderboards' tables.
+    settlement_kind = models.CharField(
+        max_length=8,
+        choices=SettlementKind.choices,
+        blank=True,
+        help_text="What the last result change asked of settlement (empty before any).",
+    )
+    settled_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The result version whose points settlement has awarded."
+    )
 
     provider = models.CharField(max_length=32, blank=True)
     external_id = models.CharField(max_length=128, blank=True)
@@ -139,6 +157,11 @@ class Match(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.home_team} - {self.away_team}"
+
+    @property
+    def is_settled(self) -> bool:
+        """Whether the points of the current result are awarded (see `selectors.match_settled_q`)."""
+        return self.status == Match.Status.FINISHED and self.settled_version == self.result_version
 
     def counted_score(self) -> tuple[int, int] | None:
         """The result that guesses are scored against (SCORING.md "Which result counts")."""

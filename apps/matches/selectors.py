@@ -2,10 +2,19 @@
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from apps.common.errors import NotFound
 from apps.matches.models import Match, Round, Tournament
+
+
+def match_settled_q(*, prefix: str = "") -> Q:
+    """The "settled" predicate: the match is finished and its current result's points are awarded.
+
+    `prefix` reaches the match through a relation (`"match__"` from a guess).
+    `Match.is_settled` is the same rule on a loaded row.
+    """
+    return Q(**{f"{prefix}status": Match.Status.FINISHED, f"{prefix}settled_version": F(f"{prefix}result_version")})
 
 
 def tournament_list() -> QuerySet[Tournament]:

@@ -1,9 +1,10 @@
 """Writes about tournaments: taking part, scoring settings, round multipliers and results.
 
-Every write that changes what a settled match is worth goes through the
-settlement outbox in its own transaction: the result version moves and a
-settlement request is written, so settlement moves each standing by
-(new points - old points) from what the previous request applied.
+Every write that changes what a settled match is worth asks for settlement in
+its own transaction: the result version moves and `signals.settlement_asked`
+is sent, on which the leaderboards write their settlement request, so
+settlement moves each standing by (new points - old points) from what the
+previous request applied.
 """
 
 import logging
@@ -11,15 +12,13 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.common.errors import ApplicationError, NotFound
-from apps.leaderboards.models import SettlementRequest
-from apps.leaderboards.services.outbox import settlement_request_write
-from apps.leaderboards.services.standings import standing_open
-from apps.matches.models import Match, Participation, Round, Tournament
+from apps.matches.models import Match, Participation, Round, SettlementKind, Tournament
 from apps.matches.selectors import tournament_get
+from apps.matches.signals import participant_joined, settlement_asked
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +38,9 @@ def participation_join(*, tournament_id: int, member_id: int) -> Participation:
     """
     with transaction.atomic():
         participation, _ = Participation.objects.get_or_create(tournament_id=tournament_id, member_id=member_id)
-        # Also on a repeated join: opening is idempotent and heals a participant left without a standing.
-        standing_open(tournament_id=tournament_id, member_id=member_id)
+        # Also on a repeated join: the standing it opens is idempotent and heals
+        # a participant left without one.
+        participant_joined.send(sender=Participation, tournament_id=tournament_id, member_id=member_id)
     return participation
 
 
@@ -85,27 +85,48 @@ def match_result_save(*, match: Match, before: dict | None, update_fields: list[
     kind = None
     if match_has_result(match=match):
         if not was_counted or any(getattr(match, field) != before[field] for field in RESULT_FIELDS):
-            kind = SettlementRequest.Kind.SETTLE
+            kind = SettlementKind.SETTLE
     elif match.status in Match.VOID_STATUSES and match.pk is not None:
         # Points may be held even when the columns no longer show a result
-        # (finished, then live again, then cancelled): the last request decides.
-        latest_kind = (
-            SettlementRequest.objects.filter(match_id=match.pk).order_by("-id").values_list("kind", flat=True).first()
-        )
-        if was_counted or latest_kind == SettlementRequest.Kind.SETTLE:
-            kind = SettlementRequest.Kind.REVERSE
+        # (finished, then live again, then cancelled): the last ask decides.
+        if was_counted or match.settlement_kind == SettlementKind.SETTLE:
+            kind = SettlementKind.REVERSE
     if kind:
-        # The version moves before the request is written: the request's
+        # The version moves before settlement is asked: the request's
         # idempotency key names the version it settles.
         match.result_version += 1
+        match.settlement_kind = kind
     if match.pk is None or update_fields is None:
         match.save()
     else:
-        extra = ["result_version"] if kind else []
+        extra = ["result_version", "settlement_kind"] if kind else []
         match.save(update_fields=[*dict.fromkeys([*update_fields, *extra, "updated_at"])])
     if kind:
-        settlement_request_write(match=match, kind=kind)
+        settlement_asked.send(sender=Match, match=match, kind=kind)
     return kind
+
+
+def match_settlement_kind_note(*, match: Match, kind: str) -> None:
+    """Record on the match what settlement was last asked for, when it was asked without `match_result_save`.
+
+    `match_result_save` notes it itself; staff's "settle again" and direct
+    writes of a settlement request come through here, so the match always
+    tells whether its points are held (SETTLE) or taken back (REVERSE).
+    """
+    if match.settlement_kind != kind:
+        Match.objects.filter(pk=match.pk).update(settlement_kind=kind)
+        match.settlement_kind = kind
+
+
+def match_settled_mark(*, match_id: int, result_version: int) -> None:
+    """Settlement awarded the points of `result_version`: the match counts as settled while that version stands.
+
+    Called by settlement in the transaction that finishes its request. Never
+    moves back: a late finish of an older version leaves a newer mark alone.
+    """
+    Match.objects.filter(pk=match_id).filter(
+        Q(settled_version__isnull=True) | Q(settled_version__lt=result_version)
+    ).update(settled_version=result_version)
 
 
 def _tournament_lock(*, tournament_id: int) -> bool:
@@ -220,23 +241,25 @@ class ScoringChange:
 def _resettle(*, matches) -> int:
     """Write a settle request at a new result version for every settled match in `matches`.
 
-    A match counts as settled once any settlement request was written for its
-    result, not only a done one: a request claimed before this transaction
-    commits has fixed the old settings, and a newer request supersedes one
-    still pending at no cost. Call inside the transaction that changed the
+    A match counts as settled once settlement was asked for its result, not
+    only once it is done: a request claimed before this transaction commits
+    has fixed the old settings, and a newer request supersedes one still
+    pending at no cost. Call inside the transaction that changed the
     settings, with the tournament row locked.
     """
     ids = list(
         matches.filter(status=Match.Status.FINISHED, home_score__isnull=False, away_score__isnull=False)
-        .filter(Exists(SettlementRequest.objects.filter(match_id=OuterRef("pk"))))
+        .exclude(settlement_kind="")
         .order_by("id")
         .values_list("id", flat=True)
     )
     if not ids:
         return 0
-    Match.objects.filter(pk__in=ids).update(result_version=F("result_version") + 1, updated_at=timezone.now())
+    Match.objects.filter(pk__in=ids).update(
+        result_version=F("result_version") + 1, settlement_kind=SettlementKind.SETTLE, updated_at=timezone.now()
+    )
     for match in Match.objects.filter(pk__in=ids).order_by("id"):
-        settlement_request_write(match=match, kind=SettlementRequest.Kind.SETTLE)
+        settlement_asked.send(sender=Match, match=match, kind=SettlementKind.SETTLE)
     return len(ids)
 
 

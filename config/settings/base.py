@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.members",
     "apps.matches",
     "apps.guesses",
+    "apps.leagues",
     "apps.leaderboards",
     "apps.ingestion",
 ]

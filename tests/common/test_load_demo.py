@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.guesses.models import Guess
-from apps.leaderboards.models import League, LeagueMembership, Standing
+from apps.leaderboards.models import Standing
+from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import Match, Participation, Tournament
 from apps.members.models import Member
 

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from apps.guesses.models import Guess
 from apps.leaderboards.models import SettlementRequest, Standing
+from apps.matches.services import match_settled_mark
 from apps.matches.models import Match, Participation
 from tests.common.api import anonymous_client, assert_error, member_client
 from tests.factories import GuessFactory, MatchFactory, MemberFactory, RoundFactory, TournamentFactory
@@ -17,11 +18,21 @@ def _guess_url(match) -> str:
 
 
 def _settle(match, *, status=SettlementRequest.Status.DONE, kind=SettlementRequest.Kind.SETTLE, version=None):
+    """A settlement request in `status`; a done settle marks the match as settlement does when it finishes."""
     version = match.result_version if version is None else version
-    return SettlementRequest.objects.create(
+    request = SettlementRequest.objects.create(
         match=match, result_version=version, kind=kind, status=status,
         idempotency_key=f"settlement:{match.id}:{version}:{kind}",
     )  # fmt: skip
+    if status == SettlementRequest.Status.DONE:
+        _done(request)
+    return request
+
+
+def _done(request):
+    SettlementRequest.objects.filter(pk=request.pk).update(status=SettlementRequest.Status.DONE)
+    if request.kind == SettlementRequest.Kind.SETTLE:
+        match_settled_mark(match_id=request.match_id, result_version=request.result_version)
 
 
 def _finish(match, home: int, away: int, *, version: int = 1):
@@ -155,10 +166,10 @@ def test_points_stay_null_until_the_current_result_is_settled():
     client = member_client(guess.member)
     assert client.get(_guess_url(match)).json()["points"] is None
 
-    _settle(match, status=SettlementRequest.Status.PENDING)
+    pending = _settle(match, status=SettlementRequest.Status.PENDING)
     assert client.get(_guess_url(match)).json()["points"] is None
 
-    SettlementRequest.objects.update(status=SettlementRequest.Status.DONE)
+    _done(pending)
     assert client.get(_guess_url(match)).json()["points"] == 4
 
 

@@ -6,9 +6,11 @@ from django.db import transaction
 
 from apps.guesses.models import Guess
 from apps.guesses.scoring import ScoringRules, score_guess
+from apps.leaderboards.boards import selectors as board_selectors
+from apps.leaderboards.boards.services import board_projection_repair
 from apps.leaderboards.models import RoundStanding, Standing
-from apps.leaderboards.services.outbox import settlement_request_write
-from apps.leaderboards.services.standings import standing_open
+from apps.leaderboards.settlement.outbox import settlement_request_write
+from apps.leaderboards.settlement.standings import standing_open
 from apps.matches.models import Match
 from tests.factories import MatchFactory, MemberFactory
 
@@ -86,3 +88,12 @@ def round_standings(round_) -> dict:
 
 def match_in(tournament, **kwargs):
     return MatchFactory(tournament=tournament, **kwargs)
+
+
+def leaderboard_page(*, board: str, limit: int, offset: int) -> dict:
+    """A board page as the API serves it: a Redis set found missing is repaired and the page read again."""
+    page = board_selectors.leaderboard_page(board=board, limit=limit, offset=offset)
+    if page.pop("projection_missing") and board_projection_repair(board=board_selectors.board_resolve(board=board)):
+        page = board_selectors.leaderboard_page(board=board, limit=limit, offset=offset)
+        page.pop("projection_missing")
+    return page

@@ -3,10 +3,11 @@
 import pytest
 
 from apps.leaderboards.models import SettlementRequest, Standing
-from apps.leaderboards.ranking import Entry, rank_entries
-from apps.leaderboards.selectors.boards import leaderboard_around, leaderboard_page, member_stats
-from apps.leaderboards.selectors.verify import standings_verify
-from apps.leaderboards.services import projection
+from apps.leaderboards.boards.ranking import Entry, rank_entries
+from apps.leaderboards.boards.selectors import leaderboard_around, member_stats
+from tests.leaderboards.helpers import leaderboard_page
+from apps.leaderboards.settlement.verify import standings_verify
+from apps.leaderboards.boards import keys, projection_read, projection_write
 from tests.common.api import anonymous_client, assert_error, member_client
 from tests.factories import LeagueFactory, LeagueMembershipFactory, MemberFactory, TournamentFactory
 
@@ -37,7 +38,7 @@ def table():
 def path(request, settings, table):
     tournament = table[0]
     if request.param == "redis":
-        projection.projection_rebuild(tournament_id=tournament.id)
+        projection_write.projection_rebuild(tournament_id=tournament.id)
     else:
         settings.REDIS_URL = ""
     return request.param
@@ -259,7 +260,7 @@ def test_reads_fall_back_to_the_database_when_redis_does_not_answer(cup, setting
         assert response["X-Leaderboard-Source"] == "database"
         assert response.json()["results"] == redis_rows
     finally:
-        projection.projection_clients_reset()
+        projection_read.projection_clients_reset()
 
 
 def test_staff_settle_a_match_now(cup, django_capture_on_commit_callbacks):

@@ -1,22 +1,22 @@
 import pytest
 
-from apps.leaderboards.services import projection
-from apps.leaderboards.services.leagues import league_create, league_join, league_member_remove
+from apps.leaderboards.boards import keys, projection_read, projection_write
+from apps.leagues.services import league_create, league_join, league_member_remove
 from tests.factories import MemberFactory, TournamentFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _mark_built(league) -> None:
-    client = projection.redis_client()
-    client.sadd(projection.leagues_ready_key(league.tournament_id), league.id)
-    client.zadd(projection.league_key(league.tournament_id, league.id), {projection.member_field(league.owner_id): 0})
+    client = projection_read.redis_client()
+    client.sadd(keys.leagues_ready_key(league.tournament_id), league.id)
+    client.zadd(keys.BoardKey.of_league(league.id, league.tournament_id).redis_key, {keys.member_field(league.owner_id): 0})
 
 
 def _built(league) -> bool:
-    client = projection.redis_client()
-    return bool(client.sismember(projection.leagues_ready_key(league.tournament_id), league.id)) or bool(
-        client.exists(projection.league_key(league.tournament_id, league.id))
+    client = projection_read.redis_client()
+    return bool(client.sismember(keys.leagues_ready_key(league.tournament_id), league.id)) or bool(
+        client.exists(keys.BoardKey.of_league(league.id, league.tournament_id).redis_key)
     )
 
 

@@ -5,7 +5,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.leaderboards.ranking import EXACT_BASE, Entry, board_score, rank_entries, rank_of
+from apps.leaderboards.boards.ranking import EXACT_BASE, Entry, board_score, rank_entries, rank_of
 
 # Small ranges so that ties are common.
 entries_lists = st.lists(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import pytest
 
 from apps.leaderboards.models import ScoreAction, ScoreActionAward, Standing
-from apps.leaderboards.selectors.boards import leaderboard_page
-from apps.leaderboards.selectors.verify import standings_verify
-from apps.leaderboards.services.actions import period_bounds
-from apps.leaderboards.services.projection import projection_rebuild
+from apps.leaderboards.boards.selectors import leaderboard_page
+from apps.leaderboards.settlement.verify import standings_verify
+from apps.leaderboards.settlement.actions import period_bounds
+from apps.leaderboards.boards.projection_write import projection_rebuild
 from tests.common.api import assert_error, member_client
 from tests.factories import MemberFactory, TournamentFactory
 

@@ -3,10 +3,11 @@
 import pytest
 
 from apps.leaderboards.models import BoardState, SettlementRequest
-from apps.leaderboards.selectors.verify import standings_verify
-from apps.leaderboards.services import settlement as settlement_service
-from apps.leaderboards.services.settlement import match_settle_now, settlement_run
-from apps.leaderboards.services.settlement_sql import BatchPlan
+from apps.leaderboards.settlement.verify import standings_verify
+from apps.leaderboards.settlement import operations as settlement_service
+from apps.leaderboards.settlement.operations import match_settle_now
+from apps.leaderboards.settlement.runner import settlement_run
+from apps.leaderboards.settlement.sql import BatchPlan
 from apps.matches.models import Match
 from tests.factories import RoundFactory, TournamentFactory
 
@@ -49,12 +50,12 @@ def test_replayed_settlement_awards_points_once(cup, django_capture_on_commit_ca
     version = BoardState.objects.get(tournament=tournament).version
 
     assert settlement_run(request_id=request.id).outcome == "noop"
-    from apps.leaderboards.tasks import settlement_run as task
+    from apps.leaderboards.settlement.tasks import settlement_run as task
 
     assert task.apply(kwargs={"request_id": request.id}).get() == "noop"
     # Writing the same result version again is the same outbox row, not a second settlement.
     with django_capture_on_commit_callbacks(execute=True):
-        from apps.leaderboards.services.outbox import settlement_request_write
+        from apps.leaderboards.settlement.outbox import settlement_request_write
 
         assert settlement_request_write(match=match).pk == request.pk
 
@@ -201,7 +202,7 @@ def test_settling_now_resettles_after_the_scoring_changed(cup, django_capture_on
 def test_a_request_that_keeps_failing_is_parked_as_failed_and_can_be_retried(cup, settings, monkeypatch):
     from django.db import OperationalError
 
-    from apps.leaderboards.tasks import settlement_run as task
+    from apps.leaderboards.settlement.tasks import settlement_run as task
 
     tournament, match, _ = cup
     settings.SETTLEMENT_MAX_RETRIES = 2

@@ -24,10 +24,11 @@ from django.utils import timezone
 
 from apps.guesses.models import Guess
 from apps.leaderboards.models import SettlementRequest, Standing
-from apps.leaderboards.selectors.boards import leaderboard_page
-from apps.leaderboards.selectors.verify import standings_verify
-from apps.leaderboards.services import projection
-from apps.leaderboards.services.settlement import settlement_run
+from apps.leaderboards.boards.selectors import leaderboard_page
+from apps.leaderboards.settlement.verify import standings_verify
+from apps.leaderboards.boards import keys, projection_read, projection_write
+from apps.leaderboards.settlement import runner
+from apps.leaderboards.settlement.runner import settlement_run
 from apps.matches.models import Match
 from apps.members.models import Member
 from tests.factories import MatchFactory, TournamentFactory
@@ -121,7 +122,7 @@ def _half_way(request: SettlementRequest):
 @pytest.fixture
 def built_projection():
     def build(tournament):
-        projection.projection_rebuild(tournament_id=tournament.id)
+        projection_write.projection_rebuild(tournament_id=tournament.id)
 
     return build
 
@@ -223,10 +224,10 @@ def throwaway_redis(settings):
     server = ThrowawayRedis(binary)
     server.start()
     settings.REDIS_URL = server.url
-    projection.projection_clients_reset()
+    projection_read.projection_clients_reset()
     yield server
     server.kill()
-    projection.projection_clients_reset()
+    projection_read.projection_clients_reset()
 
 
 def test_redis_dying_mid_settlement_leaves_the_database_right_and_a_rebuild_restores_the_boards(
@@ -235,9 +236,9 @@ def test_redis_dying_mid_settlement_leaves_the_database_right_and_a_rebuild_rest
     from apps.leaderboards.models import BoardState
 
     tournament, match, request = _finished_match(600)
-    projection.projection_rebuild(tournament_id=tournament.id)
+    projection_write.projection_rebuild(tournament_id=tournament.id)
     settings.SETTLEMENT_BATCH_SIZE = 100
-    real_move, moves = projection.projection_move, []
+    real_move, moves = projection_write.projection_move, []
 
     def move_then_lose_redis(**kwargs):
         moves.append(real_move(**kwargs))
@@ -245,9 +246,9 @@ def test_redis_dying_mid_settlement_leaves_the_database_right_and_a_rebuild_rest
             throwaway_redis.kill()
         return moves[-1]
 
-    monkeypatch.setattr(projection, "projection_move", move_then_lose_redis)
+    monkeypatch.setattr(runner, "projection_move", move_then_lose_redis)
     report = settlement_run(request_id=request.id)
-    monkeypatch.setattr(projection, "projection_move", real_move)
+    monkeypatch.setattr(runner, "projection_move", real_move)
 
     assert report.outcome == "done" and report.guesses == 600 and len(moves) == 2
     assert _request(request).status == "done"
@@ -262,7 +263,7 @@ def test_redis_dying_mid_settlement_leaves_the_database_right_and_a_rebuild_rest
 
     # Redis comes back empty: reads stay on the database until the rebuild restores every board.
     throwaway_redis.start()
-    projection.projection_clients_reset()
+    projection_read.projection_clients_reset()
     assert leaderboard_page(board=f"tournament:{tournament.id}", limit=1, offset=0)["source"] == "database"
     call_command("rebuild_leaderboards", "--tournament", str(tournament.id))
     assert standings_verify(tournament_id=tournament.id) == []

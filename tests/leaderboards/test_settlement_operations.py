@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.leaderboards.models import BoardState, SettlementRequest, Standing
-from apps.leaderboards.services import projection
-from apps.leaderboards.services.settlement_sweeper import settlement_sweep
+from apps.leaderboards.boards import keys, projection_read, projection_write
+from apps.leaderboards.settlement.sweeper import settlement_sweep
 from apps.matches.models import Match
 from tests.factories import MemberFactory, TournamentFactory
 
@@ -75,10 +75,10 @@ def test_the_sweeper_takes_over_a_request_whose_worker_vanished(settings):
 
 def test_the_sweeper_rebuilds_a_projection_that_missed_a_write(settled):
     tournament, members, *_ = settled
-    projection.redis_client().delete(projection.tournament_key(tournament.id))
+    projection_read.redis_client().delete(keys.tournament_key(tournament.id))
     BoardState.objects.filter(tournament=tournament).update(projection_stale=True)
     assert settlement_sweep()["rebuilds"] == [tournament.id]
-    assert projection.redis_client().zcard(projection.tournament_key(tournament.id)) == 5
+    assert projection_read.redis_client().zcard(keys.tournament_key(tournament.id)) == 5
     assert not BoardState.objects.get(tournament=tournament).projection_stale
 
 
@@ -132,7 +132,7 @@ def test_verify_standings_passes_on_exact_standings_and_fails_on_any_difference(
 
 def test_a_projection_out_of_step_with_the_database_fails_verification_until_rebuilt(settled, capsys):
     tournament, members, *_ = settled
-    projection.redis_client().zadd(projection.tournament_key(tournament.id), {projection.member_field(members[1].id): -7})
+    projection_read.redis_client().zadd(keys.tournament_key(tournament.id), {keys.member_field(members[1].id): -7})
     with pytest.raises(SystemExit):
         call_command("verify_standings")
     assert "redis tournament" in capsys.readouterr().err
@@ -143,21 +143,21 @@ def test_a_projection_out_of_step_with_the_database_fails_verification_until_reb
 
 
 def test_a_rebuild_restores_every_league_set_even_across_read_chunks(settled, monkeypatch):
-    from apps.leaderboards.selectors.boards import leaderboard_page
-    from apps.leaderboards.selectors.verify import standings_verify
+    from tests.leaderboards.helpers import leaderboard_page
+    from apps.leaderboards.settlement.verify import standings_verify
     from tests.factories import LeagueFactory, LeagueMembershipFactory
 
     tournament, members, *_ = settled
-    monkeypatch.setattr(projection, "REBUILD_CHUNK", 3)
+    monkeypatch.setattr(projection_write, "REBUILD_CHUNK", 3)
     leagues = [LeagueFactory(tournament=tournament, owner=members[0]) for _ in range(3)]
     for league, people in zip(leagues, [members[:4], members[1:3], members[2:]]):
         for member in people:
             LeagueMembershipFactory(league=league, member=member)
 
-    built = projection.projection_rebuild(tournament_id=tournament.id)
+    built = projection_write.projection_rebuild(tournament_id=tournament.id)
     assert built["leagues"] == 3
-    client = projection.redis_client()
-    assert [client.zcard(projection.league_key(tournament.id, league.id)) for league in leagues] == [4, 2, 3]
+    client = projection_read.redis_client()
+    assert [client.zcard(keys.BoardKey.of_league(league.id, tournament.id).redis_key) for league in leagues] == [4, 2, 3]
     assert standings_verify(tournament_id=tournament.id) == []
     page = leaderboard_page(board=f"league:{leagues[1].id}", limit=10, offset=0)
     assert page["source"] == "redis" and {row["member"]["id"] for row in page["rows"]} == {m.id for m in members[1:3]}
@@ -166,10 +166,10 @@ def test_a_rebuild_restores_every_league_set_even_across_read_chunks(settled, mo
 def test_rebuild_leaderboard_on_the_tournament_admin_restores_a_damaged_projection(
     settled, admin_client, django_capture_on_commit_callbacks
 ):
-    from apps.leaderboards.selectors.verify import standings_verify
+    from apps.leaderboards.settlement.verify import standings_verify
 
     tournament, members, *_ = settled
-    projection.redis_client().zadd(projection.tournament_key(tournament.id), {projection.member_field(members[1].id): -7})
+    projection_read.redis_client().zadd(keys.tournament_key(tournament.id), {keys.member_field(members[1].id): -7})
     assert standings_verify(tournament_id=tournament.id) != []
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,9 +7,10 @@ from django.db import transaction
 from django.db.models import F
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.leaderboards.models import League, SettlementRequest
-from apps.leaderboards.services.leagues import league_create, league_member_add
-from apps.leaderboards.services.outbox import settlement_request_write
+from apps.leaderboards.models import SettlementRequest
+from apps.leagues.models import League
+from apps.leagues.services import league_create, league_member_add
+from apps.leaderboards.settlement.outbox import settlement_request_write
 from apps.matches.models import Match, Tournament
 from apps.matches.services import tournament_join
 from apps.members.models import Member

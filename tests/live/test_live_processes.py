@@ -9,7 +9,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from apps.leaderboards import live
+from apps.leaderboards.live import publisher, registry
+from apps.leaderboards.live.hub import subscriber_count
 from tests.live.boards import (
     access_token,
     board_make,
@@ -60,7 +61,7 @@ def test_websocket_and_sse_clients_on_two_processes_receive_each_settlement_upda
         sse = sse_readers(f"{web_b.base}/api/v1{path}/events")
         wait_until(lambda: sse.named("snapshot"), timeout=10, what="the SSE snapshot")
         assert sse.named("snapshot")[0][2]["version"] == snapshot["version"]
-        wait_until(lambda: live.subscriber_count(board=board.key) == 2, timeout=10, what="both subscribers counted")
+        wait_until(lambda: subscriber_count(board=board.key) == 2, timeout=10, what="both subscribers counted")
 
         # Both clients now sit idle, longer than a default Redis socket timeout.
         idle_until = time.monotonic() + IDLE_SECONDS
@@ -224,11 +225,11 @@ def test_a_killed_process_stops_counting_as_a_subscriber(processes):
     web = processes.daphne(LIVE_SUBSCRIBER_TTL_SECONDS="1.5")
     with ws_open(web, f"/ws/tournaments/{board.tournament.pk}/leaderboard/", close_timeout=1) as ws:
         ws_json(ws)
-        wait_until(lambda: live.subscriber_count(board=board.key) == 1, timeout=10, what="the subscriber counted")
+        wait_until(lambda: subscriber_count(board=board.key) == 1, timeout=10, what="the subscriber counted")
         # No clean shutdown: the process cannot unregister, its entry must expire.
         web.kill(signal.SIGKILL)
-        wait_until(lambda: live.subscriber_count(board=board.key) == 0, timeout=10, what="the entry to expire")
-    assert live._store().boards_watched([board.key]) == []
+        wait_until(lambda: subscriber_count(board=board.key) == 0, timeout=10, what="the entry to expire")
+    assert registry.store().boards_watched([board.key]) == []
 
 
 def test_a_lost_update_shows_as_a_version_gap_that_a_snapshot_request_heals(processes, monkeypatch):
@@ -240,10 +241,10 @@ def test_a_lost_update_shows_as_a_version_gap_that_a_snapshot_request_heals(proc
     with ws_open(web, f"/ws/tournaments/{board.tournament.pk}/leaderboard/") as ws:
         snapshot = ws_json(ws)
         # Settled here (eagerly); the first update is lost on its way.
-        real_send = live._group_send_all
-        monkeypatch.setattr(live, "_group_send_all", lambda messages: None)
+        real_send = publisher._group_send_all
+        monkeypatch.setattr(publisher, "_group_send_all", lambda messages: None)
         assert settlement_done(match_finish(first))
-        monkeypatch.setattr(live, "_group_send_all", real_send)
+        monkeypatch.setattr(publisher, "_group_send_all", real_send)
         assert settlement_done(match_finish(second, score=(3, 0)))
         update = ws_json(ws)
         assert update["previous_version"] > snapshot["version"]

@@ -7,7 +7,9 @@ import time
 import pytest
 from django.conf import settings
 
-from apps.leaderboards import live
+from apps.leaderboards.boards.keys import BoardKey
+from apps.leaderboards.live import frames, publisher, registry
+from apps.leaderboards.live.hub import subscriber_count
 from tests.waiting import wait_until
 
 
@@ -28,27 +30,27 @@ class FakeBoards:
         self.boards: dict[str, tuple[int, list[dict]]] = {}
         self.reads: list[str] = []
 
-    def __call__(self, *, board: str):
-        self.reads.append(board)
-        return self.boards[board]
+    def __call__(self, *, board: BoardKey):
+        self.reads.append(str(board))
+        return self.boards[str(board)]
 
 
 @pytest.fixture
 def boards(monkeypatch):
     fake = FakeBoards()
-    monkeypatch.setattr(live, "top_read", fake)
+    monkeypatch.setattr(publisher, "leaderboard_top", fake)
     return fake
 
 
 @pytest.fixture
 def sent(monkeypatch):
     messages: list[tuple[str, dict]] = []
-    monkeypatch.setattr(live, "_group_send_all", lambda batch: messages.extend(batch))
+    monkeypatch.setattr(publisher, "_group_send_all", lambda batch: messages.extend(batch))
     return messages
 
 
 def _watch(board: str, *, proc: str = "proc-a", count: int = 1, ttl: float = 30) -> None:
-    store = live._store()
+    store = registry.store()
 
     async def run():
         client = store.async_client()
@@ -61,7 +63,7 @@ def _watch(board: str, *, proc: str = "proc-a", count: int = 1, ttl: float = 30)
 
 
 def _unwatch(board: str, *, proc: str = "proc-a") -> None:
-    store = live._store()
+    store = registry.store()
 
     async def run():
         client = store.async_client()
@@ -76,7 +78,7 @@ def _unwatch(board: str, *, proc: str = "proc-a") -> None:
 def test_moves_name_risers_fallers_entrants_and_leavers():
     old = [_row(1, 1, 10), _row(2, 2, 8), _row(3, 3, 5)]
     new = [_row(1, 2, 12), _row(2, 1, 10), _row(3, 4, 6)]
-    moves = live.moves_between(old, new)
+    moves = frames.moves_between(old, new)
     assert sorted(moves, key=lambda m: m["member_id"]) == [
         {"member_id": 1, "old_rank": 1, "new_rank": 2},
         {"member_id": 2, "old_rank": 2, "new_rank": 1},
@@ -86,14 +88,14 @@ def test_moves_name_risers_fallers_entrants_and_leavers():
 
 
 def test_board_keys_map_to_valid_channel_group_names():
-    assert live.board_group("tournament:12") == "lb-live.tournament.12"
-    assert live.board_group("league:7") == "lb-live.league.7"
+    assert BoardKey.parse("tournament:12").group == "lb-live.tournament.12"
+    assert BoardKey.parse("league:7").group == "lb-live.league.7"
     with pytest.raises(ValueError):
-        live.board_parse("round:3")
+        BoardKey.parse("round:3")
 
 
 def test_a_frame_is_serialized_once_and_wrapped_once_for_sse():
-    frame = live.Frame.update_of(
+    frame = frames.Frame.update_of(
         board="tournament:1", version=5, previous_version=3, rows=[_row(1, 1, 4)], old_rows=None, committed_at=time.time()
     )
     assert frame.sse is frame.sse
@@ -107,7 +109,7 @@ def test_a_frame_is_serialized_once_and_wrapped_once_for_sse():
 
 def test_boards_without_live_subscribers_are_neither_read_nor_published(boards, sent):
     boards.boards["tournament:1"] = (3, [_row(1, 1, 4)])
-    live.boards_changed(boards=["tournament:1"])
+    publisher.boards_changed(boards=[BoardKey.parse("tournament:1")])
     assert boards.reads == []
     assert sent == []
 
@@ -116,16 +118,16 @@ def test_a_changed_top_ten_is_published_once_with_its_moves(boards, sent):
     board = "tournament:1"
     _watch(board)
     boards.boards[board] = (3, [_row(1, 1, 4), _row(2, 2, 2)])
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     assert len(sent) == 1
     group, message = sent[0]
     assert group == "lb-live.tournament.1"
-    assert message["type"] == live.UPDATE_MESSAGE and message["version"] == 3
+    assert message["type"] == frames.UPDATE_MESSAGE and message["version"] == 3
     first = json.loads(message["text"])
     assert first["previous_version"] is None
 
     boards.boards[board] = (4, [_row(1, 2, 6), _row(2, 1, 4)])
-    live.boards_changed(boards=[board, board])
+    publisher.boards_changed(boards=[BoardKey.parse(board), BoardKey.parse(board)])
     assert len(sent) == 2
     second = json.loads(sent[1][1]["text"])
     assert second["version"] == 4 and second["previous_version"] == 3
@@ -138,10 +140,10 @@ def test_no_update_is_published_when_the_top_ten_did_not_change(boards, sent):
     _watch(board)
     rows = [_row(1, 1, 4), _row(2, 2, 2)]
     boards.boards[board] = (3, rows)
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     # A change further down the board moves the version, not the top 10.
     boards.boards[board] = (4, [dict(r) for r in rows])
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     assert [m["version"] for _, m in sent] == [3]
 
 
@@ -149,9 +151,9 @@ def test_an_older_top_ten_never_replaces_a_newer_published_one(boards, sent):
     board = "tournament:2"
     _watch(board)
     boards.boards[board] = (8, [_row(1, 1, 9)])
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     boards.boards[board] = (7, [_row(1, 2, 9)])
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     assert [m["version"] for _, m in sent] == [8]
 
 
@@ -161,13 +163,13 @@ def test_a_board_nobody_watched_forgets_its_last_publication(boards, sent):
     _watch(board)
     rows = [_row(1, 1, 9)]
     boards.boards[board] = (5, rows)
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     _unwatch(board)
     boards.boards[board] = (6, [_row(1, 2, 11)])
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     _watch(board)
     boards.boards[board] = (7, rows)
-    live.boards_changed(boards=[board])
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     assert [m["version"] for _, m in sent] == [5, 7]
 
 
@@ -175,12 +177,12 @@ def test_subscribers_are_counted_over_processes_and_expire_with_a_dead_process(b
     board = "tournament:4"
     _watch(board, proc="proc-a", count=3)
     _watch(board, proc="proc-b", count=2, ttl=0.3)
-    assert live.subscriber_count(board=board) == 5
-    store = live._store()
+    assert subscriber_count(board=board) == 5
+    store = registry.store()
     # proc-b stops refreshing (it crashed): its clients stop counting once the entry expires.
-    wait_until(lambda: live.subscriber_count(board=board) == 3, timeout=5, what="proc-b's entry to expire")
+    wait_until(lambda: subscriber_count(board=board) == 3, timeout=5, what="proc-b's entry to expire")
     _unwatch(board, proc="proc-a")
-    assert live.subscriber_count(board=board) == 0
+    assert subscriber_count(board=board) == 0
     assert store.boards_watched([board]) == []
 
 
@@ -188,8 +190,8 @@ def test_a_board_whose_only_process_died_is_not_published_to(boards, sent):
     board = "tournament:5"
     _watch(board, ttl=0.2)
     boards.boards[board] = (2, [_row(1, 1, 3)])
-    wait_until(lambda: not live._store().boards_watched([board]), timeout=5, what="the entry to expire")
-    live.boards_changed(boards=[board])
+    wait_until(lambda: not registry.store().boards_watched([board]), timeout=5, what="the entry to expire")
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     assert sent == []
 
 
@@ -200,8 +202,8 @@ def test_publishing_never_raises_into_the_settlement_that_called_it(boards, sent
     def broken(*, board):
         raise RuntimeError("selector failed")
 
-    monkeypatch.setattr(live, "top_read", broken)
-    live.boards_changed(boards=[board])
+    monkeypatch.setattr(publisher, "leaderboard_top", broken)
+    publisher.boards_changed(boards=[BoardKey.parse(board)])
     assert sent == []
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from apps.common.errors import ApplicationError, NotFound
 from apps.leaderboards.models import SettlementRequest
-from apps.leaderboards.selectors.verify import standings_verify
+from apps.leaderboards.settlement.verify import standings_verify
 from apps.matches.models import Match
 from apps.matches.services import match_result_correct
 from tests.common.api import member_client

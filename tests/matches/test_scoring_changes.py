@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from apps.common.errors import ApplicationError
 from apps.leaderboards.models import SettlementRequest
-from apps.leaderboards.selectors.verify import standings_verify
+from apps.leaderboards.settlement.verify import standings_verify
 from apps.matches.models import Match, Round, Tournament
 from apps.matches.services import round_multiplier_update, tournament_scoring_update
 from tests.common.api import member_client

@@ -19,8 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.guesses.models import Guess
-from apps.leaderboards.models import League, LeagueMembership
-from apps.leaderboards.services.leagues import league_join
+from apps.leagues.models import League, LeagueMembership
+from apps.leagues.services import league_join
 from apps.matches.models import Match, Tournament
 from apps.matches.services import participation_join
 from apps.members.models import Member

@@ -9,9 +9,11 @@ lock and every set is swapped in whole.
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from apps.leaderboards.models import LeagueMembership, RoundStanding, Standing
-from apps.leaderboards.selectors.verify import tournaments_with_standings
-from apps.leaderboards.services import projection
+from apps.leaderboards.boards.projection_read import RedisError, projection_enabled, redis_client
+from apps.leaderboards.boards.projection_write import projection_rebuild
+from apps.leaderboards.models import RoundStanding, Standing
+from apps.leaderboards.settlement.verify import tournaments_with_standings
+from apps.leagues.models import LeagueMembership
 
 
 class Command(BaseCommand):
@@ -21,11 +23,11 @@ class Command(BaseCommand):
         parser.add_argument("--tournament", type=int, help="Only this tournament id.")
 
     def handle(self, *args, **options):
-        if not projection.projection_enabled():
+        if not projection_enabled():
             raise CommandError("REDIS_URL is not set: there is no projection to rebuild.")
         try:
-            projection.redis_client().ping()
-        except projection.RedisError as exc:
+            redis_client().ping()
+        except RedisError as exc:
             raise CommandError(f"Redis does not answer at REDIS_URL: {exc}")
         tournament_ids = [options["tournament"]] if options["tournament"] else tournaments_with_standings()
         for tournament_id in tournament_ids:
@@ -38,7 +40,7 @@ class Command(BaseCommand):
             with tqdm(
                 total=rows, desc=f"tournament {tournament_id}", unit="row", file=self.stderr, disable=None
             ) as bar:
-                built = projection.projection_rebuild(tournament_id=tournament_id, progress=bar.update)
+                built = projection_rebuild(tournament_id=tournament_id, progress=bar.update)
             self.stdout.write(
                 f"tournament {tournament_id}: {built['members']} members, {built['rounds']} round tables, "
                 f"{built['leagues']} leagues ({leagues} memberships)"

@@ -10,8 +10,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from apps.leaderboards.selectors.verify import standings_verify, tournaments_with_standings
-from apps.leaderboards.services import projection
+from apps.leaderboards.settlement.verify import standings_verify, tournaments_with_standings
+from apps.leaderboards.boards.projection_read import RedisError, projection_enabled
 
 
 class Command(BaseCommand):
@@ -23,12 +23,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         tournament_ids = [options["tournament"]] if options["tournament"] else tournaments_with_standings()
-        check_redis = projection.projection_enabled() and not options["database_only"]
+        check_redis = projection_enabled() and not options["database_only"]
         failed = False
         for tournament_id in tournament_ids:
             try:
                 differences = standings_verify(tournament_id=tournament_id, projection_too=check_redis)
-            except projection.RedisError as exc:
+            except RedisError as exc:
                 self.stderr.write(f"tournament {tournament_id}: Redis does not answer: {exc}")
                 failed = True
                 continue

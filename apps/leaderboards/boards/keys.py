@@ -1,0 +1,127 @@
+"""Board names: the one place a board's public name and its Redis keys are made and read.
+
+A board is a tournament's table, a round's table or a league's table. Its
+public name (API.md, the live messages) is "tournament:{id}",
+"tournament:{id}:round:{round_id}" or "league:{id}". Its Redis keys share the
+tournament's `{t:ID}` hash tag so that every key of a tournament lives in one
+Redis Cluster slot (one script can read a set and its version):
+
+    lb:{t:7}            the tournament board
+    lb:{t:7}:r:3        the round table of round 3
+    lb:{t:7}:l:42       league 42 (its members with their tournament totals)
+    lb:{t:7}:meta       hash: v (the boards' version), at (as_of, ISO 8601)
+    lb:{t:7}:ready      present once the tournament's sets were built from the database
+    lb:{t:7}:leagues    set of league ids whose sets are built
+    lb:{t:7}:leagues:fp hash: league id -> the membership fingerprint its set was built from
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TOURNAMENT = "tournament"
+ROUND = "round"
+LEAGUE = "league"
+
+
+@dataclass(frozen=True)
+class BoardKey:
+    """One board. `id` is the tournament's, the round's or the league's id, after `kind`.
+
+    A board is identified by (kind, id): `tournament` is the tournament the
+    board belongs to, known for every kind but a league named by its public
+    name alone (`BoardKey.parse("league:7")`), until `with_tournament` fills it.
+    """
+
+    kind: str
+    id: int
+    tournament: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in (TOURNAMENT, ROUND, LEAGUE):
+            raise ValueError(f"not a board kind: {self.kind!r}")
+        if self.kind == TOURNAMENT and self.tournament is None:
+            object.__setattr__(self, "tournament", self.id)
+
+    @classmethod
+    def of_tournament(cls, tournament_id: int) -> BoardKey:
+        return cls(TOURNAMENT, tournament_id, tournament_id)
+
+    @classmethod
+    def of_round(cls, tournament_id: int, round_id: int) -> BoardKey:
+        return cls(ROUND, round_id, tournament_id)
+
+    @classmethod
+    def of_league(cls, league_id: int, tournament_id: int | None = None) -> BoardKey:
+        return cls(LEAGUE, league_id, tournament_id)
+
+    @classmethod
+    def parse(cls, name: str) -> BoardKey:
+        """The board of a public name; ValueError for anything else."""
+        parts = name.split(":") if isinstance(name, str) else []
+        if not all(part.isascii() for part in parts):
+            raise ValueError(f"not a board name: {name!r}")
+        if len(parts) == 2 and parts[0] == TOURNAMENT and parts[1].isdigit():
+            return cls.of_tournament(int(parts[1]))
+        if len(parts) == 2 and parts[0] == LEAGUE and parts[1].isdigit():
+            return cls.of_league(int(parts[1]))
+        if len(parts) == 4 and parts[0] == TOURNAMENT and parts[2] == ROUND and parts[1].isdigit() and parts[3].isdigit():
+            return cls.of_round(int(parts[1]), int(parts[3]))
+        raise ValueError(f"not a board name: {name!r}")
+
+    def with_tournament(self, tournament_id: int) -> BoardKey:
+        return BoardKey(self.kind, self.id, tournament_id)
+
+    def __str__(self) -> str:
+        if self.kind == ROUND:
+            return f"{TOURNAMENT}:{self.tournament}:{ROUND}:{self.id}"
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    @property
+    def redis_key(self) -> str:
+        """The sorted set of this board. Needs the tournament."""
+        if self.tournament is None:
+            raise ValueError(f"{self} does not know its tournament yet")
+        if self.kind == TOURNAMENT:
+            return tournament_key(self.tournament)
+        if self.kind == ROUND:
+            return f"{tournament_key(self.tournament)}:r:{self.id}"
+        return f"{tournament_key(self.tournament)}:l:{self.id}"
+
+    @property
+    def group(self) -> str:
+        """The Channels group of its live clients (letters, digits, hyphens and periods only)."""
+        return f"lb-live.{self.kind}.{self.id}"
+
+
+def tournament_key(tournament_id: int) -> str:
+    return f"lb:{{t:{tournament_id}}}"
+
+
+def meta_key(tournament_id: int) -> str:
+    return f"{tournament_key(tournament_id)}:meta"
+
+
+def ready_key(tournament_id: int) -> str:
+    return f"{tournament_key(tournament_id)}:ready"
+
+
+def leagues_ready_key(tournament_id: int) -> str:
+    return f"{tournament_key(tournament_id)}:leagues"
+
+
+def league_fingerprints_key(tournament_id: int) -> str:
+    return f"{tournament_key(tournament_id)}:leagues:fp"
+
+
+def rebuild_queued_key(tournament_id: int) -> str:
+    return f"{tournament_key(tournament_id)}:rebuild-queued"
+
+
+def member_field(member_id: int) -> bytes:
+    """A member as stored in a set: zero-padded, so equal scores list by member id."""
+    return b"%012d" % member_id

@@ -1,0 +1,427 @@
+"""Leaderboard reads: served from the Redis projection, from the database when Redis cannot answer.
+
+Both paths list rows in SCORING.md order and share ranks the same way, with
+the rules of `ranking` (rank = 1 + the number of rows strictly ahead). They
+only read: a board whose Redis set is missing or out of date is answered from
+the database with `projection_missing` set, and the caller that can write
+(the API view, through `services.board_projection_repair`) has it rebuilt.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.common.errors import NotFound
+from apps.guesses.models import Guess
+from apps.leaderboards.boards.keys import LEAGUE, ROUND, TOURNAMENT, BoardKey, member_field, meta_key, ready_key
+from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key
+from apps.leaderboards.boards.projection_read import (
+    RedisError,
+    league_fingerprint_now,
+    redis_available,
+    redis_client,
+    redis_failed,
+    zscore_split,
+)
+from apps.leaderboards.boards.ranking import ahead_sql, order_by_sql, ranks_listed
+from apps.leaderboards.models import BoardState, RoundStanding, Standing
+from apps.leagues.models import LeagueMembership
+from apps.leagues.selectors import league_tournament_id
+from apps.matches.selectors import match_settled_q
+from apps.members.models import Member
+
+logger = logging.getLogger(__name__)
+
+SOURCE_REDIS = "redis"
+SOURCE_DATABASE = "database"
+TOP_SIZE = 10
+
+
+def board_resolve(*, board: BoardKey | str) -> BoardKey:
+    """The board with its tournament known; NotFound for a malformed name or an unknown league."""
+    if isinstance(board, str):
+        try:
+            board = BoardKey.parse(board)
+        except ValueError:
+            raise NotFound("not_found", f"No board named {board!r}.") from None
+    if board.tournament is not None:
+        return board
+    tournament_id = league_tournament_id(league_id=board.id)
+    if tournament_id is None:
+        raise NotFound("not_found", "No league with this id.")
+    return board.with_tournament(tournament_id)
+
+
+@dataclass
+class _Read:
+    """What one read path found: (rank, member id, points, exact hits) rows and the board's state."""
+
+    ranked: list
+    total: int
+    version: int
+    as_of: str | None
+    source: str
+    outcome: dict | None = None  # member id -> outcome hits, when the rows carried them
+
+
+# --- public selectors ---------------------------------------------------------
+def leaderboard_page(*, board: BoardKey | str, limit: int, offset: int) -> dict:
+    """Rows `offset`..`offset+limit` of a board.
+
+    Returns {rows: [{rank, member: {id, display_name}, points, exact_hits,
+    outcome_hits}], total, version, as_of (ISO 8601), source ("redis" or
+    "database"), projection_missing (the Redis set should be rebuilt)}.
+    """
+    target = board_resolve(board=board)
+    found, missing = _redis_read(target, lambda client: _redis_page(client, target, offset, limit))
+    if found is None:
+        found = _db_page(target, offset, limit)
+    return _finish(target, found, missing)
+
+
+def leaderboard_around(*, board: BoardKey | str, member_id: int, around: int) -> dict:
+    """The member's row with `around` rows either side, plus `me` (the member's row).
+
+    NotFound `not_participating` when the member is not on the board.
+    """
+    target = board_resolve(board=board)
+    found, missing = _redis_read(target, lambda client: _redis_around(client, target, member_id, around))
+    if found is None:
+        found = _db_around(target, member_id, around)
+    if found is False:
+        raise NotFound("not_participating", "You are not on this leaderboard.")
+    out = _finish(target, found, missing)
+    out["me"] = next((row for row in out["rows"] if row["member"]["id"] == member_id), None)
+    return out
+
+
+def leaderboard_top(*, board: BoardKey) -> tuple[int, list[dict]]:
+    """The board's version and its top 10 rows (the live messages' `top`)."""
+    page = leaderboard_page(board=board, limit=TOP_SIZE, offset=0)
+    return int(page["version"]), page["rows"]
+
+
+def member_stats(*, tournament_id: int, member_id: int) -> dict:
+    """A member's standing in a tournament with rank, percentile and round-by-round ranks.
+
+    percentile = 100 * (total - rank + 1) / total: the share of participants
+    the member is level with or ahead of (100 for the leader).
+    """
+    standing = (
+        Standing.objects.filter(tournament_id=tournament_id, member_id=member_id)
+        .values("points", "exact_hits", "outcome_hits")
+        .first()
+    )
+    if standing is None:
+        raise NotFound("not_participating", "This member does not take part in this tournament.")
+    standing["settled_guesses"] = settled_guess_count(tournament_id=tournament_id, member_id=member_id)
+    rounds = list(
+        # Keyed by (round, member): look the member up round by round.
+        RoundStanding.objects.filter(round__tournament_id=tournament_id, member_id=member_id)
+        .order_by("round__order", "round_id")
+        .values_list("round_id", "points", "exact_hits")
+    )
+    target = BoardKey.of_tournament(tournament_id)
+    ranks, _ = _redis_read(target, lambda client: _redis_stats_ranks(client, tournament_id, member_id, rounds))
+    source = SOURCE_REDIS
+    if ranks is None:
+        source = SOURCE_DATABASE
+        ranks = _db_stats_ranks(tournament_id, standing, rounds)
+    rank, total, round_ranks = ranks
+    return {
+        "rank": rank,
+        "total": total,
+        "percentile": round(100 * (total - rank + 1) / total, 2) if total else 0.0,
+        **standing,
+        "rounds": [
+            {"round": round_id, "points": points, "rank": round_rank}
+            for (round_id, points, _), round_rank in zip(rounds, round_ranks)
+        ],
+        "source": source,
+    }
+
+
+def settled_guess_count(*, tournament_id: int, member_id: int) -> int:
+    """Guesses of the member on matches whose current result is settled (counted, not stored)."""
+    return Guess.objects.filter(
+        Q(member_id=member_id, match__tournament_id=tournament_id) & match_settled_q(prefix="match__")
+    ).count()
+
+
+# --- Redis path -----------------------------------------------------------------
+# One round trip per read: the readiness check, the count, the rows, the
+# count strictly ahead of the first row and the board's version run as one
+# script (all keys share the tournament's hash slot). Scores come back as
+# strings; they are integers well inside a double's exact range.
+_PAGE_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+local entries = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
+local ahead = 0
+if #entries > 0 then ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2]) end
+local meta = redis.call('HMGET', KEYS[2], 'v', 'at')
+return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', tonumber(ARGV[1])}
+"""
+_AROUND_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+local position = redis.call('ZRANK', KEYS[1], ARGV[1])
+if not position then return {1, -1} end
+local around = tonumber(ARGV[2])
+local start = position - around
+if start < 0 then start = 0 end
+local entries = redis.call('ZRANGE', KEYS[1], start, position + around, 'WITHSCORES')
+local ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2])
+local meta = redis.call('HMGET', KEYS[2], 'v', 'at')
+return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start}
+"""
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def _script(client, source: str):
+    key = (id(client), source)
+    script = _scripts.get(key)
+    if script is None:
+        script = _scripts[key] = client.register_script(source)
+    return script
+
+
+def _redis_read(target: BoardKey, read) -> tuple:
+    """(what `read` found in Redis or None, whether the board's set is missing and should be rebuilt).
+
+    None with `missing` False: Redis is not configured, or away (the breaker
+    then skips it for a moment).
+    """
+    if not redis_available():
+        return None, False
+    try:
+        client = redis_client()
+        if target.kind == LEAGUE and not _league_ready(client, target):
+            return None, True
+        found = read(client)
+        # None: never built, or lost with Redis; the database answers until a rebuild.
+        return found, found is None
+    except RedisError as exc:
+        redis_failed(exc)
+        return None, False
+
+
+def _league_ready(client, target: BoardKey) -> bool:
+    """Whether the league's set is built and still matches the league's membership."""
+    pipe = client.pipeline(transaction=False)
+    pipe.exists(ready_key(target.tournament))
+    pipe.sismember(leagues_ready_key(target.tournament), target.id)
+    pipe.hget(league_fingerprints_key(target.tournament), target.id)
+    tournament_ready, built, built_from = pipe.execute()
+    return bool(
+        tournament_ready
+        and built
+        and built_from is not None
+        and built_from.decode() == league_fingerprint_now(league_id=target.id)
+    )
+
+
+def _ranked_entries(entries: list, start: int, first_ahead: int) -> list[tuple[int, int, int, int]]:
+    """(rank, member id, points, exact hits) for consecutive [member, score, ...] entries listed from `start`."""
+    rows = [
+        (int(entries[index]), *zscore_split(float(entries[index + 1]))) for index in range(0, len(entries), 2)
+    ]
+    ranks = ranks_listed([(points, exact) for _, points, exact in rows], start=start, first_ahead=first_ahead)
+    return [(rank, *row) for rank, row in zip(ranks, rows)]
+
+
+def _scripted(reply) -> _Read | None:
+    if reply[0] == 0:
+        return None
+    _, total, ahead, entries, version, as_of, start = reply
+    return _Read(
+        ranked=_ranked_entries(entries, int(start), int(ahead)),
+        total=int(total),
+        version=int(version or 0),
+        as_of=as_of.decode() if as_of else None,
+        source=SOURCE_REDIS,
+    )
+
+
+def _board_keys(target: BoardKey) -> list[str]:
+    return [target.redis_key, meta_key(target.tournament), ready_key(target.tournament)]
+
+
+def _redis_page(client, target: BoardKey, offset: int, limit: int) -> _Read | None:
+    return _scripted(_script(client, _PAGE_LUA)(keys=_board_keys(target), args=[offset, offset + limit - 1]))
+
+
+def _redis_around(client, target: BoardKey, member_id: int, around: int):
+    reply = _script(client, _AROUND_LUA)(keys=_board_keys(target), args=[member_field(member_id), around])
+    if reply[0] == 1 and reply[1] == -1:
+        return False
+    return _scripted(reply)
+
+
+def _redis_stats_ranks(client, tournament_id: int, member_id: int, rounds: list) -> tuple[int, int, list[int]] | None:
+    member = member_field(member_id)
+    keys = [BoardKey.of_tournament(tournament_id).redis_key] + [
+        BoardKey.of_round(tournament_id, round_id).redis_key for round_id, _, _ in rounds
+    ]
+    pipe = client.pipeline(transaction=False)
+    pipe.exists(ready_key(tournament_id))
+    pipe.zcard(keys[0])
+    for key in keys:
+        pipe.zscore(key, member)
+    ready, total, *scores = pipe.execute()
+    if not ready or scores[0] is None:
+        # Listed in the database but not (yet) in the projection: the database answers.
+        return None
+    pipe = client.pipeline(transaction=False)
+    for key, score in zip(keys, scores):
+        pipe.zcount(key, "-inf", f"({int(score)}" if score is not None else "+inf")
+    aheads = pipe.execute()
+    return aheads[0] + 1, total, [ahead + 1 for ahead in aheads[1:]]
+
+
+# --- database path ----------------------------------------------------------------
+def _source(target: BoardKey) -> tuple[str, list]:
+    """A subquery of (member_id, points, exact_hits, outcome_hits) rows of the board."""
+    if target.kind == TOURNAMENT:
+        return (
+            f"SELECT member_id, points, exact_hits, outcome_hits FROM {Standing._meta.db_table} "
+            f"WHERE tournament_id = %s",
+            [target.tournament],
+        )
+    if target.kind == ROUND:
+        return (
+            f"SELECT member_id, points, exact_hits, outcome_hits FROM {RoundStanding._meta.db_table} "
+            f"WHERE round_id = %s AND tournament_id = %s",
+            [target.id, target.tournament],
+        )
+    return (
+        f"SELECT lm.member_id AS member_id, COALESCE(s.points, 0) AS points, "
+        f"COALESCE(s.exact_hits, 0) AS exact_hits, COALESCE(s.outcome_hits, 0) AS outcome_hits "
+        f"FROM {LeagueMembership._meta.db_table} lm LEFT JOIN {Standing._meta.db_table} s "
+        f"ON s.tournament_id = %s AND s.member_id = lm.member_id WHERE lm.league_id = %s",
+        [target.tournament, target.id],
+    )
+
+
+def _db_state(target: BoardKey) -> tuple[int, str | None]:
+    state = BoardState.objects.filter(tournament_id=target.tournament).values_list("version", "as_of").first()
+    if state is None:
+        return 0, None
+    version, as_of = state
+    return version, as_of.isoformat() if as_of else None
+
+
+def _db_page(target: BoardKey, offset: int, limit: int) -> _Read:
+    source, params = _source(target)
+    # One statement, so the page, the count ahead of its first row and the
+    # total come from the same snapshot even while settlement commits.
+    sql = (
+        f"WITH b AS ({source}), "
+        f"page AS (SELECT member_id, points, exact_hits, outcome_hits FROM b {order_by_sql()} LIMIT %s OFFSET %s), "
+        f"head AS (SELECT points, exact_hits FROM page {order_by_sql()} LIMIT 1), "
+        f"c AS (SELECT COUNT(*) AS total, SUM(CASE WHEN {ahead_sql('b', 'head')} THEN 1 ELSE 0 END) AS ahead "
+        f"FROM b CROSS JOIN head) "
+        f"SELECT page.member_id, page.points, page.exact_hits, page.outcome_hits, c.total, c.ahead "
+        f"FROM page CROSS JOIN c {order_by_sql('page')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + [limit, offset])
+        rows = cursor.fetchall()
+        if rows:
+            total, ahead = rows[0][4], rows[0][5] or 0
+        else:
+            cursor.execute(f"SELECT COUNT(*) FROM ({source}) b", params)
+            total, ahead = cursor.fetchone()[0], 0
+    ranks = ranks_listed([(points, exact) for _, points, exact, *_ in rows], start=offset, first_ahead=ahead)
+    version, as_of = _db_state(target)
+    return _Read(
+        ranked=[(rank, row[0], row[1], row[2]) for rank, row in zip(ranks, rows)],
+        outcome={row[0]: row[3] for row in rows},
+        total=total,
+        version=version,
+        as_of=as_of,
+        source=SOURCE_DATABASE,
+    )
+
+
+def _db_around(target: BoardKey, member_id: int, around: int):
+    source, params = _source(target)
+    sql = (
+        f"WITH b AS ({source}), me AS (SELECT points, exact_hits FROM b WHERE member_id = %s) "
+        f"SELECT COUNT(*), SUM(CASE WHEN {ahead_sql('b', 'me')} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN b.points = me.points AND b.exact_hits = me.exact_hits AND b.member_id < %s "
+        f"THEN 1 ELSE 0 END) FROM b CROSS JOIN me"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + [member_id, member_id])
+        total, ahead, tied_before = cursor.fetchone()
+    if not total:
+        return False
+    position = (ahead or 0) + (tied_before or 0)
+    start = max(0, position - around)
+    page = _db_page(target, start, position - start + around + 1)
+    page.total = total
+    return page
+
+
+def _db_stats_ranks(tournament_id: int, standing: dict, rounds: list) -> tuple[int, int, list[int]]:
+    def count_ahead(source: str, params: list, points: int, exact_hits: int) -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*), SUM(CASE WHEN {ahead_sql('b', 'me')} THEN 1 ELSE 0 END) "
+                f"FROM ({source}) b CROSS JOIN (SELECT %s AS points, %s AS exact_hits) me",
+                params + [points, exact_hits],
+            )
+            total, ahead = cursor.fetchone()
+        return total, ahead or 0
+
+    source, params = _source(BoardKey.of_tournament(tournament_id))
+    total, ahead = count_ahead(source, params, standing["points"], standing["exact_hits"])
+    round_ranks = []
+    for round_id, points, exact_hits in rounds:
+        rsource, rparams = _source(BoardKey.of_round(tournament_id, round_id))
+        _, rahead = count_ahead(rsource, rparams, points, exact_hits)
+        round_ranks.append(rahead + 1)
+    return ahead + 1, total, round_ranks
+
+
+# --- rows -------------------------------------------------------------------------------
+def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
+    ids = [member_id for _, member_id, _, _ in found.ranked]
+    details: dict[int, tuple[int, str]] = {}
+    if ids:
+        # Redis orders by points and exact hits only: outcome hits and names come
+        # from the rows themselves, in one query keyed by the primary keys.
+        if target.kind == ROUND:
+            query = RoundStanding.objects.filter(round_id=target.id, member_id__in=ids)
+        else:
+            query = Standing.objects.filter(tournament_id=target.tournament, member_id__in=ids)
+        for member_id, outcome_hits, display_name, username in query.values_list(
+            "member_id", "outcome_hits", "member__display_name", "member__username"
+        ):
+            details[member_id] = (outcome_hits, display_name or username)
+        absent = [member_id for member_id in ids if member_id not in details]
+        if absent:  # a league member who never joined the tournament
+            for member_id, display_name, username in Member.objects.filter(pk__in=absent).values_list(
+                "id", "display_name", "username"
+            ):
+                details[member_id] = (0, display_name or username)
+    rows = [
+        {
+            "rank": rank,
+            "member": {"id": member_id, "display_name": details.get(member_id, (0, ""))[1]},
+            "points": points,
+            "exact_hits": exact_hits,
+            "outcome_hits": (found.outcome or {}).get(member_id, details.get(member_id, (0, ""))[0]),
+        }
+        for rank, member_id, points, exact_hits in found.ranked
+    ]
+    return {
+        "rows": rows,
+        "total": found.total,
+        "version": found.version,
+        "as_of": found.as_of or timezone.now().isoformat(),
+        "source": found.source,
+        "projection_missing": missing,
+    }

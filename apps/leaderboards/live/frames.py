@@ -1,0 +1,90 @@
+"""The wire format of the live top 10: each message serialized once and shared by every client."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+UPDATE_MESSAGE = "live.update"
+
+
+def canonical(rows: list[dict]) -> str:
+    return json.dumps(rows, separators=(",", ":"), sort_keys=True)
+
+
+def moves_between(old_rows: list[dict] | None, new_rows: list[dict]) -> list[dict]:
+    """Members whose rank changed, entered (old_rank null) or left (new_rank null) the top."""
+    old = {row["member"]["id"]: row["rank"] for row in old_rows or []}
+    new = {row["member"]["id"]: row["rank"] for row in new_rows}
+    moves = [
+        {"member_id": member_id, "old_rank": old.get(member_id), "new_rank": rank}
+        for member_id, rank in new.items()
+        if old.get(member_id) != rank
+    ]
+    moves += [
+        {"member_id": member_id, "old_rank": rank, "new_rank": None}
+        for member_id, rank in old.items()
+        if member_id not in new
+    ]
+    return moves
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
+
+
+class Frame:
+    """One message for one board, serialized once and shared by every client of a process."""
+
+    __slots__ = ("board", "version", "kind", "text", "committed_at", "_rows", "_sse", "_snapshot")
+
+    def __init__(self, *, board: str, version: int, kind: str, text: str, committed_at: float | None = None,
+                 rows: list[dict] | None = None):
+        self.board = board
+        self.version = version
+        self.kind = kind
+        self.text = text
+        self.committed_at = committed_at
+        self._rows = rows
+        self._sse: str | None = None
+        self._snapshot: Frame | None = None
+
+    @classmethod
+    def snapshot_of(cls, *, board: str, version: int, rows: list[dict]) -> Frame:
+        text = json.dumps({"type": "snapshot", "board": board, "version": version, "top": rows})
+        return cls(board=board, version=version, kind="snapshot", text=text, rows=rows)
+
+    @classmethod
+    def update_of(cls, *, board: str, version: int, previous_version: int | None, rows: list[dict],
+                  old_rows: list[dict] | None, committed_at: float) -> Frame:
+        text = json.dumps(
+            {
+                "type": "update",
+                "board": board,
+                "version": version,
+                "previous_version": previous_version,
+                "top": rows,
+                "moves": moves_between(old_rows, rows),
+                "committed_at": _iso(committed_at),
+            }
+        )
+        return cls(board=board, version=version, kind="update", text=text, committed_at=committed_at, rows=rows)
+
+    @property
+    def rows(self) -> list[dict]:
+        if self._rows is None:
+            self._rows = json.loads(self.text)["top"]
+        return self._rows
+
+    @property
+    def sse(self) -> str:
+        if self._sse is None:
+            self._sse = f"event: {self.kind}\nid: {self.version}\ndata: {self.text}\n\n"
+        return self._sse
+
+    def snapshot(self) -> Frame:
+        if self.kind == "snapshot":
+            return self
+        if self._snapshot is None:
+            self._snapshot = Frame.snapshot_of(board=self.board, version=self.version, rows=self.rows)
+        return self._snapshot

@@ -1,0 +1,321 @@
+"""The per-process live hub: one per web process, fanning each board's updates out to its clients.
+
+With Redis (REDIS_URL set):
+- Each web process keeps one hub on its event loop. The hub holds one
+  channel on the Channels layer and joins a group per board that has local
+  clients, so a message crosses Redis once per process, not once per client.
+- The hub registers each board it holds in Redis (`registry`) and refreshes
+  the entries while it holds clients: a crashed process stops counting once
+  its entries expire.
+
+Embedded (no REDIS_URL): the channel layer is in-memory and settlement may run
+in another process, so each web process re-reads the top 10 of the boards its
+clients watch every LIVE_POLL_SECONDS and publishes changes to them itself;
+the publisher in the same process asks for an immediate re-read.
+
+Versions are the board's own version (it grows with every change of the
+board, also outside the top 10). An update carries `previous_version`, the
+version of the update published before it: a client whose version is lower
+missed one and reloads the snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+
+from apps.leaderboards.boards.keys import TOURNAMENT, BoardKey
+from apps.leaderboards.boards.selectors import leaderboard_top
+from apps.leaderboards.live import registry
+from apps.leaderboards.live.access import board_access_check
+from apps.leaderboards.live.frames import UPDATE_MESSAGE, Frame, canonical
+from apps.leaderboards.live.metrics import LIVE_CLIENTS, LIVE_LAG, LIVE_SENT
+
+logger = logging.getLogger(__name__)
+
+
+class LiveClient(Protocol):
+    live_transport: str
+    live_version: int | None
+
+    async def live_send(self, frame: Frame) -> None: ...
+
+
+class _Feed:
+    __slots__ = ("clients", "state", "lock", "subscribed")
+
+    def __init__(self):
+        self.clients: set = set()
+        self.state: Frame | None = None
+        self.lock = asyncio.Lock()
+        self.subscribed = False
+
+
+class _Hub:
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.boards: dict[str, _Feed] = {}
+        self.proc = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store = registry.store()
+        self.layer = get_channel_layer()
+        self.embedded = self.store is None or isinstance(self.layer, InMemoryChannelLayer)
+        self.channel: str | None = None
+        self.redis = None
+        self._tasks: list[asyncio.Task] = []
+        self._started = asyncio.Lock()
+        self._pending_refresh: set[str] = set()
+        self._checks: dict[str, asyncio.Task] = {}
+
+    # lifecycle
+
+    async def _ensure_started(self) -> None:
+        if self._tasks:
+            return
+        async with self._started:
+            if self._tasks:
+                return
+            if self.embedded:
+                self._tasks.append(self.loop.create_task(self._poll_loop()))
+            else:
+                self.redis = self.store.async_client()
+                self.channel = await self.layer.new_channel("lb-live-hub.")
+                self._tasks.append(self.loop.create_task(self._receive_loop()))
+                self._tasks.append(self.loop.create_task(self._refresh_loop()))
+
+    # clients
+
+    async def check(self, board: str, token: str | None) -> None:
+        """`board_access_check` without a database query per client of a public board.
+
+        A reconnect storm brings thousands of clients to the same tournament at
+        once: one query answers all of them, and none once the board is held.
+        League boards are checked per client (membership is per member).
+        """
+        key = BoardKey.parse(board)
+        if key.kind != TOURNAMENT:
+            await _sync(board_access_check)(board=key, token=token)
+            return
+        feed = self.boards.get(board)
+        if feed is not None and feed.state is not None:
+            return
+        pending = self._checks.get(board)
+        if pending is None:
+            pending = self._checks[board] = self.loop.create_task(_sync(board_access_check)(board=key, token=None))
+            pending.add_done_callback(lambda _: self._checks.pop(board, None))
+        await asyncio.shield(pending)
+
+    async def attach(self, board: str, client: LiveClient) -> Frame:
+        """Add a client to a board; returns the snapshot to send it first.
+
+        Updates that arrive while the snapshot loads are folded into it, and
+        the client receives only updates newer than the snapshot it got.
+        """
+        await self._ensure_started()
+        feed = self.boards.get(board)
+        if feed is None:
+            feed = self.boards[board] = _Feed()
+        client.live_version = None
+        feed.clients.add(client)
+        LIVE_CLIENTS.labels(client.live_transport).inc()
+        try:
+            async with feed.lock:
+                if not feed.subscribed and not self.embedded:
+                    # Join the group before reading the top 10: an update
+                    # published in between is then received, never lost.
+                    await self.layer.group_add(BoardKey.parse(board).group, self.channel)
+                    await self.store.watch(self.redis, self.proc, {board: len(feed.clients)}, self._ttl())
+                    feed.subscribed = True
+                if feed.state is None:
+                    version, rows = await _top_read_async(board)
+                    self._offer(feed, Frame.snapshot_of(board=board, version=version, rows=rows))
+                    if not self.embedded:
+                        await self.store.baseline_seed(self.redis, board, version, canonical(rows))
+        except BaseException:
+            self.detach(board, client)
+            raise
+        snapshot = feed.state.snapshot()
+        client.live_version = snapshot.version
+        return snapshot
+
+    def detach(self, board: str, client: LiveClient) -> None:
+        feed = self.boards.get(board)
+        if feed is None or client not in feed.clients:
+            return
+        feed.clients.discard(client)
+        LIVE_CLIENTS.labels(client.live_transport).dec()
+        if not feed.clients:
+            # Its own task: a cancelled request must not cut the teardown short.
+            self.loop.create_task(self._teardown(board, feed))
+
+    def current(self, board: str) -> Frame | None:
+        feed = self.boards.get(board)
+        return feed.state.snapshot() if feed is not None and feed.state is not None else None
+
+    async def _teardown(self, board: str, feed: _Feed) -> None:
+        async with feed.lock:
+            if feed.clients:
+                return
+            try:
+                if feed.subscribed:
+                    feed.subscribed = False
+                    await self.layer.group_discard(BoardKey.parse(board).group, self.channel)
+                    await self.store.unwatch(self.redis, self.proc, board)
+            except Exception:
+                logger.exception("leaving live board %s failed; its registration expires by itself", board)
+            finally:
+                # Messages missed while unsubscribed make the cached state unsafe.
+                feed.state = None
+                if not feed.clients and self.boards.get(board) is feed:
+                    del self.boards[board]
+
+    # messages
+
+    def _offer(self, feed: _Feed, frame: Frame) -> bool:
+        if feed.state is not None and frame.version <= feed.state.version:
+            return False
+        feed.state = frame
+        return True
+
+    async def _dispatch(self, frame: Frame) -> None:
+        feed = self.boards.get(frame.board)
+        if feed is None or not self._offer(feed, frame):
+            return
+        sent = {"websocket": 0, "sse": 0}
+        for client in list(feed.clients):
+            if client.live_version is None or frame.version <= client.live_version:
+                continue
+            client.live_version = frame.version
+            try:
+                await client.live_send(frame)
+            except Exception:
+                logger.warning("live send to a %s client failed", client.live_transport, exc_info=True)
+                continue
+            sent[client.live_transport] += 1
+        for transport, count in sent.items():
+            if count:
+                LIVE_SENT.labels(transport).inc(count)
+        if frame.committed_at is not None:
+            LIVE_LAG.observe(max(0.0, time.time() - frame.committed_at))
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("live hub receive failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") != UPDATE_MESSAGE:
+                continue
+            frame = Frame(
+                board=message["board"],
+                version=int(message["version"]),
+                kind="update",
+                text=message["text"],
+                committed_at=message.get("committed_at"),
+            )
+            try:
+                await self._dispatch(frame)
+            except Exception:
+                logger.exception("live dispatch failed for %s", frame.board)
+
+    def _ttl(self) -> float:
+        return float(getattr(settings, "LIVE_SUBSCRIBER_TTL_SECONDS", 30))
+
+    async def _refresh_loop(self) -> None:
+        # Three refreshes per lifetime: one lost write never lets a live entry lapse.
+        while True:
+            await asyncio.sleep(self._ttl() / 3)
+            counts = {board: len(feed.clients) for board, feed in self.boards.items() if feed.subscribed}
+            try:
+                if counts:
+                    await self.store.watch(self.redis, self.proc, counts, self._ttl())
+                await self.store.prune(self.redis)
+            except Exception:
+                logger.warning("refreshing live subscriber counts failed", exc_info=True)
+
+    # embedded: re-read the watched boards instead of waiting for messages
+
+    def refresh_soon(self, boards: list[str]) -> None:
+        wanted = [board for board in boards if board in self.boards]
+        if wanted:
+            self._pending_refresh.update(wanted)
+            self.loop.create_task(self._refresh_boards(wanted))
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(float(getattr(settings, "LIVE_POLL_SECONDS", 1.0)))
+            try:
+                await self._refresh_boards(list(self.boards))
+            except Exception:
+                logger.exception("live poll failed")
+
+    async def _refresh_boards(self, boards: list[str]) -> None:
+        for board in boards:
+            feed = self.boards.get(board)
+            if feed is None or feed.state is None:
+                continue
+            committed_at = time.time()
+            version, rows = await _top_read_async(board)
+            current = feed.state
+            if current is None or version <= current.version or canonical(rows) == canonical(current.rows):
+                continue
+            await self._dispatch(
+                Frame.update_of(
+                    board=board,
+                    version=version,
+                    previous_version=current.version,
+                    rows=rows,
+                    old_rows=current.rows,
+                    committed_at=committed_at,
+                )
+            )
+
+
+def _sync(function):
+    return database_sync_to_async(function)
+
+
+async def _top_read_async(board: str) -> tuple[int, list[dict]]:
+    return await _sync(leaderboard_top)(board=BoardKey.parse(board))
+
+
+_hub: _Hub | None = None
+_hub_lock = threading.Lock()
+
+
+def hub() -> _Hub:
+    """This process's hub, bound to the running event loop."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    with _hub_lock:
+        if _hub is None or _hub.loop is not loop:
+            _hub = _Hub(loop)
+        return _hub
+
+
+def current_hub() -> _Hub | None:
+    """This process's hub if one was started (None in a process without live clients)."""
+    return _hub
+
+
+def subscriber_count(*, board: str) -> int:
+    """Live clients of `board` over every web process (this process alone when embedded)."""
+    store = registry.store()
+    if store is not None:
+        return store.subscriber_count(board)
+    hub = _hub
+    feed = hub.boards.get(board) if hub is not None else None
+    return len(feed.clients) if feed is not None else 0

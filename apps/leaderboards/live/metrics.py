@@ -1,0 +1,17 @@
+"""Prometheus metrics of the live push."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LIVE_CLIENTS = Gauge("scoreboard_live_clients", "Clients connected to live top-10 streams.", ["transport"])
+LIVE_PUBLISHED = Counter(
+    "scoreboard_live_messages_published_total", "Top-10 updates published (one per board change).", ["kind"]
+)
+LIVE_SENT = Counter("scoreboard_live_messages_sent_total", "Live messages written to clients.", ["transport"])
+LIVE_LAG = Histogram(
+    "scoreboard_live_delivery_lag_seconds",
+    "From the settlement commit to the last local client written, per update and process.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+for _transport in ("websocket", "sse"):
+    LIVE_CLIENTS.labels(_transport)
+    LIVE_SENT.labels(_transport)

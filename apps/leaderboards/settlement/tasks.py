@@ -1,0 +1,98 @@
+"""Celery tasks of the `settlement` queue: each takes ids, calls one service, and owns its retries.
+
+Messages are acknowledged late and requeued when the worker dies, so a killed
+worker's settlement is delivered again and resumes at its progress cursor.
+Passing errors (database, Redis, a busy tournament lock) retry with the
+settlement queue's policy; after the last retry the request is parked as
+failed (a dead letter with its error, retried from the admin), never dropped.
+Task names keep the `apps.leaderboards.tasks` prefix the queues route on.
+"""
+
+import logging
+
+from apps.leaderboards.boards.tasks import SETTLEMENT_RETRY
+from apps.leaderboards.settlement import metrics
+from apps.leaderboards.settlement.actions import score_award_apply
+from apps.leaderboards.settlement.operations import settlement_request_fail, settlement_request_note_error
+from apps.leaderboards.settlement.runner import ClaimLost
+from apps.leaderboards.settlement.runner import settlement_run as run
+from apps.leaderboards.settlement.sweeper import settlement_sweep as sweep
+
+# The project's app, not shared_task: the tasks must carry its configuration (eager
+# mode in the embedded default) even when imported before anything else loads it.
+from scoreboard.celery import app
+
+logger = logging.getLogger(__name__)
+
+
+@app.task(
+    bind=True,
+    name="apps.leaderboards.tasks.settlement_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # counted against SETTLEMENT_MAX_RETRIES below, read at run time
+)
+def settlement_run(self, request_id: int) -> str:
+    retries = self.request.retries or 0
+    while True:
+        try:
+            report = run(request_id=request_id, worker=self.request.id)
+        except ClaimLost as exc:
+            # Someone else runs it now; their run finishes it.
+            logger.info("%s", exc)
+            metrics.settlement_outcomes.labels(outcome="noop").inc()
+            return "noop"
+        except SETTLEMENT_RETRY.transient as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if SETTLEMENT_RETRY.exhausted(retries):
+                logger.error("settlement request %s failed after %s retries: %s", request_id, retries, error)
+                _park(settlement_request_fail, request_id, error)
+                metrics.settlement_outcomes.labels(outcome="failed").inc()
+                return "failed"
+            logger.warning("settlement request %s will retry (%s): %s", request_id, retries + 1, error)
+            _park(settlement_request_note_error, request_id, error)
+            metrics.settlement_outcomes.labels(outcome="retry").inc()
+            if self.request.is_eager:
+                # No broker to come back through (the embedded default): retry here.
+                retries += 1
+                continue
+            raise SETTLEMENT_RETRY.retry(self, exc)
+        except Exception as exc:
+            # Not a passing failure (a bug, bad data): park it at once with the trace in the log.
+            logger.exception("settlement request %s failed", request_id)
+            _park(settlement_request_fail, request_id, f"{type(exc).__name__}: {exc}")
+            metrics.settlement_outcomes.labels(outcome="failed").inc()
+            return "failed"
+        metrics.settlement_outcomes.labels(outcome="success" if report.outcome == "done" else "noop").inc()
+        return report.outcome
+
+
+def _park(function, request_id: int, error: str) -> None:
+    try:
+        function(request_id=request_id, error=error)
+    except Exception as exc:  # the database itself may be away; the sweeper finds the request later
+        logger.error("could not record the error of settlement request %s: %s", request_id, exc)
+
+
+@app.task(
+    bind=True,
+    name="apps.leaderboards.tasks.score_action_apply",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def score_action_apply(self, award_id: int) -> str:
+    try:
+        return score_award_apply(award_id=award_id)
+    except SETTLEMENT_RETRY.transient as exc:
+        retries = self.request.retries or 0
+        if SETTLEMENT_RETRY.exhausted(retries) or self.request.is_eager:
+            # The award stays pending: the sweeper sends it again later.
+            logger.error("score award %s not applied after %s retries: %s", award_id, retries, exc)
+            return "pending"
+        raise SETTLEMENT_RETRY.retry(self, exc)
+
+
+@app.task(name="apps.leaderboards.tasks.settlement_sweep")
+def settlement_sweep() -> dict:
+    return sweep()

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from apps.leaderboards.settlement.apis import MatchSettleApi, ScoreActionListApi, ScoreActionSubmitApi
+
+urlpatterns = [
+    path("tournaments/<int:tournament_id>/actions", ScoreActionListApi.as_view(), name="tournament-actions"),
+    path(
+        "tournaments/<int:tournament_id>/actions/<slug:code>",
+        ScoreActionSubmitApi.as_view(),
+        name="tournament-action-submit",
+    ),
+    path("admin/matches/<int:match_id>/settle", MatchSettleApi.as_view(), name="admin-match-settle"),
+]
