@@ -6,12 +6,12 @@ class LeaderboardsConfig(AppConfig):
     label = "leaderboards"
 
     def ready(self) -> None:
-        # Connect the receivers of other apps' signals and the live push, and
-        # count the outbox on /metrics. Imported here because receivers need
-        # the app registry ready (they import models).
-        from apps.leaderboards.boards import receivers as board_receivers  # noqa: F401
-        from apps.leaderboards.live import publisher  # noqa: F401
-        from apps.leaderboards.settlement import receivers as settlement_receivers  # noqa: F401
-        from apps.leaderboards.settlement.metrics import outbox_collector_register
+        # Imported once the app registry is ready (they import models): the
+        # receivers of other apps' signals, the live publisher (the receiver of
+        # boards_changed) and the outbox collector of /metrics.
+        from apps.leaderboards.boards import receivers as board_receivers  # noqa: F401  (connects receivers)
+        from apps.leaderboards.live import publisher  # noqa: F401  (connects the live push)
+        from apps.leaderboards.settlement import receivers as settlement_receivers  # noqa: F401  (connects receivers)
+        from apps.leaderboards.settlement.metrics import outbox_collector_register  # needs models, see above
 
         outbox_collector_register()

@@ -2,10 +2,21 @@
 
 import random
 
-from hypothesis import given
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.leaderboards.boards.ranking import EXACT_BASE, Entry, board_score, rank_entries, rank_of
+from apps.leaderboards.boards.ranking import (
+    EXACT_BASE,
+    Entry,
+    ahead_sql,
+    board_score,
+    order_by_sql,
+    rank_entries,
+    rank_key,
+    rank_of,
+    ranks_listed,
+)
 
 # Small ranges so that ties are common.
 entries_lists = st.lists(
@@ -90,3 +101,32 @@ def test_a_tie_for_second_gives_1_2_2_4():
 def test_exact_hits_break_a_tie_on_points():
     ranked = rank_entries([Entry(member_id=1, points=6, exact_hits=0), Entry(member_id=2, points=6, exact_hits=1)])
     assert [(rank, entry.member_id) for rank, entry in ranked] == [(1, 2), (2, 1)]
+
+
+@given(entries=entries_lists, start=st.integers(min_value=0, max_value=40), size=st.integers(min_value=1, max_value=15))
+def test_a_page_ranked_from_its_first_row_matches_the_whole_board(entries, start, size):
+    """What both read paths do: count only the rows ahead of the page's first row, rank the rest locally."""
+    board = rank_entries(entries)
+    page = [entry for _, entry in board[start : start + size]]
+    if not page:
+        return
+    ahead = sum(1 for other in entries if rank_key(other) > rank_key(page[0]))
+    ranks = ranks_listed([rank_key(entry) for entry in page], start=start, first_ahead=ahead)
+    assert ranks == [rank for rank, _ in board[start : start + size]]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=entries_lists)
+def test_the_sql_order_and_ahead_rule_agree_with_the_pure_rules(entries, db):
+    """The SQL the database path runs is generated from the same rules, and PostgreSQL agrees with them."""
+    values = ", ".join(f"({e.member_id}, {e.points}, {e.exact_hits})" for e in entries) or "(0, 0, 0)"
+    rows = f"SELECT * FROM (VALUES {values}) AS v(member_id, points, exact_hits)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.member_id, (SELECT COUNT(*) FROM ({rows}) o WHERE {ahead_sql('o', 'b')}) "
+            f"FROM ({rows}) b {order_by_sql('b')}"
+        )
+        listed = cursor.fetchall() if entries else []
+    assert [(member_id, ahead + 1) for member_id, ahead in listed] == [
+        (entry.member_id, rank) for rank, entry in rank_entries(entries)
+    ]
