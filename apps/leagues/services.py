@@ -109,6 +109,10 @@ def league_invite_code_reset(*, league_id: int) -> League:
 def league_member_remove(*, league_id: int, actor_id: int, member_id: int) -> None:
     """Remove `member_id` from the league: a member may remove itself, the owner anyone.
 
+    When the owner removes someone else, the invite code is rotated in the same
+    transaction: the removed member knows the old code and must not walk back
+    in with it; the owner shares the new one with whoever should join. A member
+    who leaves by itself keeps the code working (it may come back).
     See the module docstring for what happens when the owner leaves.
     """
     with transaction.atomic():
@@ -122,6 +126,8 @@ def league_member_remove(*, league_id: int, actor_id: int, member_id: int) -> No
         if not deleted:
             raise NotFound("league_member_not_found", "This member is not in the league.")
         _membership_changed(league=league, member_id=member_id, joined=False)
+        if actor_id != member_id:
+            _save_with_fresh_code(league)
         if member_id != league.owner_id:
             return
         successor = (

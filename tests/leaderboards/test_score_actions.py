@@ -111,3 +111,18 @@ def test_periods_are_utc_days_weeks_from_monday_and_the_whole_tournament():
     )
     assert period_bounds(period="week", now=wednesday, tournament=tournament)[0] == datetime(2030, 6, 10, tzinfo=UTC)
     assert period_bounds(period="tournament", now=wednesday, tournament=tournament) == (None, tournament.ends_at)
+
+
+@pytest.mark.parametrize("ended", ["finished", "past_end"])
+def test_actions_after_the_tournament_ended_answer_409_and_award_nothing(
+    quiz, ended, django_capture_on_commit_callbacks
+):
+    tournament, members = quiz
+    if ended == "finished":
+        tournament.status = tournament.Status.FINISHED
+    else:
+        tournament.starts_at, tournament.ends_at = datetime(2019, 12, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC)
+    tournament.save()
+    response = _post(members[0], tournament, "daily_quiz", uuid.uuid4(), django_capture_on_commit_callbacks)
+    assert_error(response, 409, "tournament_over")
+    assert not ScoreActionAward.objects.filter(member=members[0]).exists()

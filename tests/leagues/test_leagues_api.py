@@ -195,3 +195,26 @@ def test_when_the_last_member_leaves_the_league_is_deleted():
     assert member_client(owner).delete(f"/api/v1/leagues/{league['id']}/members/{owner.id}").status_code == 204
     assert not League.objects.filter(pk=league["id"]).exists()
     assert_error(_join(MemberFactory(), league["invite_code"]), 404, "invalid_invite_code")
+
+
+def test_a_member_removed_by_the_owner_cannot_rejoin_with_the_old_invite_code():
+    owner, friend, newcomer = MemberFactory.create_batch(3)
+    league = _create(owner, TournamentFactory())
+    old_code = league["invite_code"]
+    _join(friend, old_code)
+    assert member_client(owner).delete(f"/api/v1/leagues/{league['id']}/members/{friend.id}").status_code == 204
+
+    rejoin = member_client(friend).post("/api/v1/leagues/join", {"invite_code": old_code}, format="json")
+    assert_error(rejoin, 404, "invalid_invite_code")
+    assert not LeagueMembership.objects.filter(league_id=league["id"], member=friend).exists()
+    new_code = member_client(owner).get(f"/api/v1/leagues/{league['id']}").json()["invite_code"]
+    assert new_code != old_code
+    assert _join(newcomer, new_code).json()["id"] == league["id"]
+
+
+def test_a_member_who_leaves_by_itself_may_come_back_with_the_same_code():
+    owner, friend = MemberFactory(), MemberFactory()
+    league = _create(owner, TournamentFactory())
+    _join(friend, league["invite_code"])
+    assert member_client(friend).delete(f"/api/v1/leagues/{league['id']}/members/{friend.id}").status_code == 204
+    assert _join(friend, league["invite_code"]).json()["id"] == league["id"]

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.common.errors import ApplicationError, Forbidden, NotFound
+from apps.common.errors import ApplicationError, Conflict, Forbidden, NotFound
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.boards.locks import tournament_lock
 from apps.leaderboards.boards.metrics import redis_write_errors, timed
@@ -58,13 +58,18 @@ def score_action_submit(
 ) -> tuple[ScoreActionAward, bool]:
     """Accept one score action; returns (award, created). The same key again returns the first award.
 
-    Raises NotFound for an unknown tournament or action, Forbidden
-    `not_participating` for a member outside the tournament, and 429
+    Raises NotFound for an unknown tournament or action, Conflict
+    `tournament_over` once the tournament has finished or its end has passed,
+    Forbidden `not_participating` for a member outside the tournament, and 429
     `action_limit` (with Retry-After) once the period's limit is reached.
     """
     tournament = Tournament.objects.filter(pk=tournament_id).first()
     if tournament is None:
         raise NotFound("tournament_not_found", "No tournament has this id.")
+    if tournament.status == Tournament.Status.FINISHED or (
+        tournament.ends_at is not None and timezone.now() >= tournament.ends_at
+    ):
+        raise Conflict("tournament_over", "This tournament is over: its boards take no more points.")
     action = ScoreAction.objects.filter(tournament_id=tournament_id, code=code, is_active=True).first()
     if action is None:
         raise NotFound("action_not_found", "This tournament has no such action.")
