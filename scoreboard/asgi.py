@@ -2,7 +2,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# A server or worker started without DJANGO_SETTINGS_MODULE runs production settings,
+# which refuse to start unconfigured; only manage.py (make run) defaults to local.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 # Build Django's HTTP app first: it sets up the app registry that the
 # websocket routing (consumers, models) imports need.

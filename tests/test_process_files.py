@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("web", "realtime", "worker-settlement", "worker-ingestion", "beat")
 
 _DEFAULTED = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
+_SETTINGS_PREFIX = "DJANGO_SETTINGS_MODULE=config.settings.production "
 
 
 def _resolved(command: str) -> str:
@@ -16,12 +17,14 @@ def _resolved(command: str) -> str:
     return " ".join(_DEFAULTED.sub(r"\1", command).split())
 
 
-def _procfile() -> dict[str, str]:
+def _procfile(*, with_settings: bool = False) -> dict[str, str]:
+    """The Procfile's commands; without `with_settings`, minus the settings module each one names first."""
     entries = {}
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, command = line.split(":", 1)
-            entries[name.strip()] = _resolved(command)
+            command = _resolved(command)
+            entries[name.strip()] = command if with_settings else command.removeprefix(_SETTINGS_PREFIX)
     return entries
 
 
@@ -31,6 +34,11 @@ def _compose() -> dict:
 
 def test_procfile_names_the_release_step_and_the_four_roles():
     assert set(_procfile()) == {"release", *ROLES}
+
+
+def test_every_procfile_role_names_the_production_settings_module():
+    for role, command in _procfile(with_settings=True).items():
+        assert command.startswith(_SETTINGS_PREFIX), role
 
 
 def test_compose_runs_each_procfile_role_with_the_same_command():

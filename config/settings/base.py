@@ -15,7 +15,10 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 env = environ.Env()
 
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-embedded-default-do-not-use-in-production")
+# Public (it is in the repository): fine for `make run` with DEBUG on, refused
+# by apps.common at start-up whenever DEBUG is off (it also signs JWTs).
+EMBEDDED_SECRET_KEY = "django-insecure-embedded-default-do-not-use-in-production"
+SECRET_KEY = env("SECRET_KEY", default=EMBEDDED_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -8,7 +8,12 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/scoreb
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 from .base import *  # noqa: E402,F401,F403
-from .base import DATABASES, env  # noqa: E402
+from .base import DATABASES, SIMPLE_JWT, env  # noqa: E402
+
+# DEBUG is off in tests like in production, so the embedded key would be refused;
+# the suite (and the processes it starts) sign with a key of its own.
+SECRET_KEY = env("SECRET_KEY", default="test-suite-only-key-never-used-by-a-server-0123456789abcdef")
+SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY)}
 
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_scoreboard")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
