@@ -13,7 +13,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.common.access_log import daphne_access_log_redact  # noqa: E402
 from scoreboard.routing import http_application, websocket_urlpatterns  # noqa: E402
+
+# League streams carry the access token in the query string; daphne logs paths.
+daphne_access_log_redact()
 
 application = ProtocolTypeRouter(
     {
