@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common.apis import HealthApi, ReadyApi
+from apps.common.throttles import posts_throttled
 
 api_v1 = [
     path("", include("apps.members.urls")),
@@ -21,6 +22,8 @@ urlpatterns = [
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("readyz", ReadyApi.as_view(), name="readyz"),
     path("", include("django_prometheus.urls")),
+    # Ahead of the admin's own route: its sign-in form is limited like /auth/token.
+    path("admin/login/", posts_throttled(admin.site.login, scope="auth")),
     path("admin/", admin.site.urls),
     path("live/", include("apps.leaderboards.urls_page")),
 ]
