@@ -215,6 +215,12 @@ INGESTION_HTTP_BACKOFF = env.float("INGESTION_HTTP_BACKOFF", default=1.0)
 INGESTION_RATE_LIMIT_MAX_WAIT = env.float("INGESTION_RATE_LIMIT_MAX_WAIT", default=65.0)
 # Plain http is refused except to this machine, unless an operator opts in.
 INGESTION_ALLOW_INSECURE_HTTP = env.bool("INGESTION_ALLOW_INSECURE_HTTP", default=False)
+# Source URLs reach only public addresses unless an operator opts in (a feed on the internal network).
+INGESTION_ALLOW_PRIVATE_HOSTS = env.bool("INGESTION_ALLOW_PRIVATE_HOSTS", default=False)
+# The largest provider answer read (decoded), in bytes.
+INGESTION_MAX_BYTES = env.int("INGESTION_MAX_BYTES", default=20 * 1024 * 1024)
+# File sources are read only below this directory.
+INGESTION_FILE_ROOT = env("INGESTION_FILE_ROOT", default=str(BASE_DIR / "data"))
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
