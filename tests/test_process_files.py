@@ -78,3 +78,18 @@ def test_dockerfile_builds_on_python_311_slim_from_the_pinned_requirements():
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
     assert "pip install --no-cache-dir -r requirements.txt" in dockerfile
     assert "collectstatic" in dockerfile
+
+
+def test_compose_keeps_the_workers_metrics_ports_inside_its_network():
+    services = _compose()["services"]
+    metrics_ports = {
+        str(service["environment"]["WORKER_METRICS_PORT"])
+        for service in services.values()
+        if "WORKER_METRICS_PORT" in service.get("environment", {})
+    }
+    published = {str(mapping).rsplit(":", 1)[-1] for service in services.values() for mapping in service.get("ports", [])}
+
+    assert metrics_ports == {"9101", "9201"}
+    for role in ("worker-settlement", "worker-ingestion", "beat"):
+        assert "ports" not in services[role], role
+    assert not metrics_ports & published

@@ -6,6 +6,7 @@ DATABASE_URL and REDIS_URL (and optionally CELERY_BROKER_URL) switches to
 PostgreSQL, Redis and real workers with no code change.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -272,6 +273,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# /metrics answers these networks (the socket's address) or a bearer METRICS_TOKEN; nobody else.
+# Parsed here so a mistyped network stops the process at start, not a scrape later.
+METRICS_ALLOWED_IPS = [
+    str(ipaddress.ip_network(network, strict=False))
+    for network in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+]
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,
