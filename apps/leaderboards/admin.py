@@ -122,7 +122,8 @@ class SettlementRequestAdmin(admin.ModelAdmin):
         # Deleting an applied request would lose what its points were computed from.
         return False
 
-    @admin.action(description="Retry (failed requests resume where they stopped)")
+    # Actions with no permissions listed are open to anyone who may view the list.
+    @admin.action(description="Retry (failed requests resume where they stopped)", permissions=["change"])
     def retry(self, request, queryset):
         from apps.common.errors import ApplicationError
         from apps.leaderboards.services.settlement import settlement_request_retry
@@ -138,7 +139,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
             request, f"Sent {retried} request(s) back to the queue; {skipped} were not failed.", messages.SUCCESS
         )
 
-    @admin.action(description="Settle the match again now")
+    @admin.action(description="Settle the match again now", permissions=["change"])
     def settle_again(self, request, queryset):
         from apps.common.errors import ApplicationError
         from apps.leaderboards.services.settlement import match_settle_now
