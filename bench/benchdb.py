@@ -9,6 +9,7 @@ Data is loaded with COPY, not through the API.
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,6 +31,8 @@ ENV = {
     "CELERY_BROKER_URL": REDIS_URL,
     "CELERY_TASK_ALWAYS_EAGER": "false",
     "DEBUG": "false",
+    # DEBUG off refuses the embedded key; one random key per run, shared by this process and its servers.
+    "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
     "LOG_LEVEL": "WARNING",
     # As a deployment would run: persistent database connections, no throttling of the load client.
     "DATABASE_CONN_MAX_AGE": "300",

@@ -22,6 +22,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import resource
+import secrets
 import signal
 import socket
 import statistics
@@ -251,6 +252,8 @@ def main() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DEBUG"] = "false"
+    # DEBUG off refuses the embedded key; one random key per run, inherited by the servers.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     database_ensure(os.environ["DATABASE_URL"])
 

@@ -15,6 +15,7 @@ import argparse
 import http.client
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -103,6 +104,8 @@ def main() -> None:
         os.environ,
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DEBUG="false",
+        # DEBUG off refuses the embedded key.
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         LOG_LEVEL="WARNING",
         THROTTLE_ANON="100000000/min",
         THROTTLE_USER="100000000/min",

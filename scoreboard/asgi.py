@@ -2,7 +2,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# A server or worker started without DJANGO_SETTINGS_MODULE runs production settings,
+# which refuse to start unconfigured; only manage.py (make run) defaults to local.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 # Build Django's HTTP app first: it sets up the app registry that the
 # websocket routing (consumers, models) imports need.
@@ -11,7 +13,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.common.access_log import daphne_access_log_redact  # noqa: E402
 from scoreboard.routing import http_application, websocket_urlpatterns  # noqa: E402
+
+# League streams carry the access token in the query string; daphne logs paths.
+daphne_access_log_redact()
 
 application = ProtocolTypeRouter(
     {

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.common.apis import HealthApi, ReadyApi
+from apps.common.apis import HealthApi, ReadyApi, metrics_export
+from apps.common.throttles import posts_throttled
 
 api_v1 = [
     path("", include("apps.members.urls")),
@@ -21,7 +22,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("readyz", ReadyApi.as_view(), name="readyz"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_export, name="prometheus-django-metrics"),
+    # Ahead of the admin's own route: its sign-in form is limited like /auth/token.
+    path("admin/login/", posts_throttled(admin.site.login, scope="auth")),
     path("admin/", admin.site.urls),
     path("live/", include("apps.leaderboards.live.urls_page")),
 ]

@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.pagination import LimitOffsetPagination, paginated_response
+from apps.common.pagination import DeepListPagination, LimitOffsetPagination, paginated_response
 from apps.guesses.selectors import guess_get, guess_list_for_match, guess_list_for_member
 from apps.guesses.serializers import (
     GuessInputSerializer,
@@ -47,12 +47,13 @@ class MatchGuessApi(APIView):
 
 class MatchGuessListApi(APIView):
     permission_classes = [IsAuthenticated]
-    pagination_class = LimitOffsetPagination
+    pagination_class = DeepListPagination
 
     @extend_schema(
         operation_id="matches_guesses_list",
         responses={
             200: MatchGuessOutputSerializer(many=True),
+            400: OpenApiResponse(description="offset_too_large: offset above 10000."),
             403: OpenApiResponse(description="match_not_locked: guesses are hidden until the match locks."),
         },
     )

@@ -76,6 +76,12 @@ class ExecutionAdmin(admin.ModelAdmin):
         # The record of a run is history: visible, never edited.
         return False
 
+    def has_operate_permission(self, request):
+        # Retry and cancel start or stop provider calls: they need the change
+        # permission a role is granted, not the view permission that shows the list
+        # (the form itself stays read-only above).
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
     @admin.display(description="duration")
     def duration(self, obj):
         if obj.started_at and obj.finished_at:
@@ -90,7 +96,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     def report_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.report, indent=2, ensure_ascii=False, default=str))
 
-    @admin.action(description="Retry the selected failed or cancelled executions")
+    @admin.action(description="Retry the selected failed or cancelled executions", permissions=["operate"])
     def retry(self, request, queryset):
         for execution in queryset:
             try:
@@ -101,7 +107,7 @@ class ExecutionAdmin(admin.ModelAdmin):
                 continue
             self.message_user(request, f"Queued execution #{retry.pk} (retry of #{execution.pk}).", messages.SUCCESS)
 
-    @admin.action(description="Cancel the selected queued executions")
+    @admin.action(description="Cancel the selected queued executions", permissions=["operate"])
     def cancel(self, request, queryset):
         cancelled = sum(execution_cancel(execution=execution) for execution in queryset)
         self.message_user(request, f"Cancelled {cancelled} queued execution(s); running or finished ones are left alone.")
@@ -122,7 +128,7 @@ class DataSourceInline(admin.StackedInline):
     max_num = 1
 
 
-@admin.action(description="Ingest now (fixtures and results from the data source)")
+@admin.action(description="Ingest now (fixtures and results from the data source)", permissions=["change"])
 def ingest_now(modeladmin, request, queryset):
     for tournament in queryset:
         try:

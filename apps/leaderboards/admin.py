@@ -39,7 +39,8 @@ class SettlementRequestAdmin(admin.ModelAdmin):
         # Deleting an applied request would lose what its points were computed from.
         return False
 
-    @admin.action(description="Retry (failed requests resume where they stopped)")
+    # Actions with no permissions listed are open to anyone who may view the list.
+    @admin.action(description="Retry (failed requests resume where they stopped)", permissions=["change"])
     def retry(self, request, queryset):
         retried = skipped = 0
         for request_id in queryset.values_list("pk", flat=True):
@@ -52,7 +53,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
             request, f"Sent {retried} request(s) back to the queue; {skipped} were not failed.", messages.SUCCESS
         )
 
-    @admin.action(description="Settle the match again now")
+    @admin.action(description="Settle the match again now", permissions=["change"])
     def settle_again(self, request, queryset):
         match_ids = set(queryset.values_list("match_id", flat=True))
         for match_id in match_ids:

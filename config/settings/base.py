@@ -6,6 +6,7 @@ DATABASE_URL and REDIS_URL (and optionally CELERY_BROKER_URL) switches to
 PostgreSQL, Redis and real workers with no code change.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,10 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 env = environ.Env()
 
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-embedded-default-do-not-use-in-production")
+# Public (it is in the repository): fine for `make run` with DEBUG on, refused
+# by apps.common at start-up whenever DEBUG is off (it also signs JWTs).
+EMBEDDED_SECRET_KEY = "django-insecure-embedded-default-do-not-use-in-production"
+SECRET_KEY = env("SECRET_KEY", default=EMBEDDED_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -213,6 +217,12 @@ INGESTION_HTTP_BACKOFF = env.float("INGESTION_HTTP_BACKOFF", default=1.0)
 INGESTION_RATE_LIMIT_MAX_WAIT = env.float("INGESTION_RATE_LIMIT_MAX_WAIT", default=65.0)
 # Plain http is refused except to this machine, unless an operator opts in.
 INGESTION_ALLOW_INSECURE_HTTP = env.bool("INGESTION_ALLOW_INSECURE_HTTP", default=False)
+# Source URLs reach only public addresses unless an operator opts in (a feed on the internal network).
+INGESTION_ALLOW_PRIVATE_HOSTS = env.bool("INGESTION_ALLOW_PRIVATE_HOSTS", default=False)
+# The largest provider answer read (decoded), in bytes.
+INGESTION_MAX_BYTES = env.int("INGESTION_MAX_BYTES", default=20 * 1024 * 1024)
+# File sources are read only below this directory.
+INGESTION_FILE_ROOT = env("INGESTION_FILE_ROOT", default=str(BASE_DIR / "data"))
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
@@ -223,6 +233,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.common.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Proxies in front of the app that append to X-Forwarded-For; 0 = the socket
+    # address. Unset, DRF would key limits on a header the client writes itself.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -261,6 +274,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# /metrics answers these networks (the socket's address) or a bearer METRICS_TOKEN; nobody else.
+# Parsed here so a mistyped network stops the process at start, not a scrape later.
+METRICS_ALLOWED_IPS = [
+    str(ipaddress.ip_network(network, strict=False))
+    for network in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+]
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

@@ -93,7 +93,9 @@ def _body(data) -> bytes:
 
 
 @pytest.fixture
-def http_server():
+def http_server(settings):
+    # The server listens on loopback, which feeds may reach only when allowed.
+    settings.INGESTION_ALLOW_PRIVATE_HOSTS = True
     server = PayloadServer()
     yield server
     server.close()

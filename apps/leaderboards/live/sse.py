@@ -12,7 +12,7 @@ import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.http import JsonResponse, StreamingHttpResponse
 from django.http.request import validate_host
 from django.views.decorators.http import require_GET
@@ -67,7 +67,19 @@ def _error(exc: ApplicationError) -> JsonResponse:
     return response
 
 
+def _not_served_here() -> JsonResponse:
+    """The answer of a WSGI process: a stream would hold one of its few sync workers until the timeout."""
+    live_url = settings.LIVE_PUBLIC_URL or None
+    where = f" at {live_url}" if live_url else " on the realtime (ASGI) role"
+    return JsonResponse(
+        {"detail": f"Live streams are served{where}, not here.", "code": "stream_not_served_here", "live_url": live_url},
+        status=421,
+    )
+
+
 async def _events(request, board: str):
+    if not isinstance(request, ASGIRequest):
+        return _not_served_here()
     try:
         await hub().check(board, _token(request))
     except ApplicationError as exc:
