@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from apps.common.errors import ApplicationError
-from apps.ingestion.normalize import name_key
+from apps.common.names import name_key
 from apps.matches.models import Match, Participation, Round, Team, Tournament
 from apps.matches.services import (
     SCORING_FIELDS,
