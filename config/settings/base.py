@@ -166,6 +166,9 @@ CELERY_TASK_ROUTES = {
     "apps.ingestion.tasks.*": {"queue": "ingestion"},
     "apps.leaderboards.tasks.*": {"queue": "settlement"},
 }
+# Longest wait between two retries of any task (apps.common.retry): a long
+# outage is probed at this interval instead of backing off for hours.
+TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
@@ -212,6 +215,9 @@ INGESTION_HTTP_BACKOFF = env.float("INGESTION_HTTP_BACKOFF", default=1.0)
 INGESTION_RATE_LIMIT_MAX_WAIT = env.float("INGESTION_RATE_LIMIT_MAX_WAIT", default=65.0)
 # Plain http is refused except to this machine, unless an operator opts in.
 INGESTION_ALLOW_INSECURE_HTTP = env.bool("INGESTION_ALLOW_INSECURE_HTTP", default=False)
+# Retries of an ingestion job whose database went away before it could record its run.
+INGESTION_TASK_MAX_RETRIES = env.int("INGESTION_TASK_MAX_RETRIES", default=5)
+INGESTION_TASK_RETRY_BACKOFF_SECONDS = env.float("INGESTION_TASK_RETRY_BACKOFF_SECONDS", default=1.0)
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
