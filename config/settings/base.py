@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.guesses",
     "apps.leaderboards",
     "apps.ingestion",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.guesses.models import Guess
+from apps.ingestion.services import ingestion_run
 from apps.leaderboards.models import League, LeagueMembership
 from apps.leaderboards.services.leagues import league_join
 from apps.matches.models import Match, Tournament
@@ -129,8 +130,6 @@ class Command(BaseCommand):
             return tournament
         if not source.is_file():
             raise CommandError(f"The demo data file {source} is missing.")
-        from apps.ingestion.services import ingestion_run
-
         execution = ingestion_run(
             provider=provider,
             source=str(source.relative_to(settings.BASE_DIR)),

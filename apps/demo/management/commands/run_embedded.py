@@ -18,13 +18,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
-from apps.common.management.commands.load_demo import (
+from apps.demo.management.commands.load_demo import (
     ADMIN_USERNAME,
     DEFAULT_ADMIN_PASSWORD,
     MEMBER_PASSWORD,
     WORLD_CUP_2022_REPLAY,
 )
+from apps.matches.models import Tournament
 
 STARTUP_TIMEOUT = 60
 STOP_TIMEOUT = 10
@@ -164,10 +166,6 @@ class Command(BaseCommand):
 
     def _live_query(self) -> str:
         """Open the live page on the replay, the board that moves during the demo."""
-        from django.db import connection
-
-        from apps.matches.models import Tournament
-
         try:
             replay = Tournament.objects.filter(slug=WORLD_CUP_2022_REPLAY["slug"]).values_list("pk", flat=True).first()
         finally:
