@@ -22,9 +22,15 @@ def guess_window_open(*, match: Match, now: datetime) -> bool:
 
     Only a scheduled match before kickoff - lock_minutes takes guesses: a live,
     finished, postponed, cancelled or abandoned match is locked whatever its time.
+    A match whose guesses have been shown to members stays locked even when a
+    later kickoff or a lower lock_minutes would open it again.
     `match.tournament` must be loaded (select_related) to avoid a query per match.
     """
-    return match.status == Match.Status.SCHEDULED and now < guess_lock_at(match=match)
+    return (
+        match.guesses_revealed_at is None
+        and match.status == Match.Status.SCHEDULED
+        and now < guess_lock_at(match=match)
+    )
 
 
 def match_settled(*, match: Match) -> bool:

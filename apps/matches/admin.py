@@ -164,7 +164,7 @@ class MatchAdmin(admin.ModelAdmin):
     search_fields = ("=id", "home_team__name", "away_team__name", "external_id")
     autocomplete_fields = ("round", "home_team", "away_team")
     date_hierarchy = "kickoff_at"
-    readonly_fields = ("result_version", "created_at", "updated_at")
+    readonly_fields = ("result_version", "guesses_revealed_at", "created_at", "updated_at")
 
     def save_model(self, request, obj, form, change):
         # A result change must raise result_version and write its settlement

@@ -120,6 +120,15 @@ class Match(TimeStampedModel):
         default=False,
         help_text="Status and scores were set by staff: ingestion leaves them alone until this is cleared.",
     )
+    # Set by the first read of everyone's guesses. From then on the guess
+    # window stays closed even if the kickoff moves later or lock_minutes
+    # drops: a member must never change a guess after seeing the others'.
+    guesses_revealed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When members first saw each other's guesses; the guess window never reopens after it.",
+    )
 
     provider = models.CharField(max_length=32, blank=True)
     external_id = models.CharField(max_length=128, blank=True)

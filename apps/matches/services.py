@@ -8,6 +8,7 @@ settlement request is written, so settlement moves each standing by
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -106,6 +107,16 @@ def match_result_save(*, match: Match, before: dict | None, update_fields: list[
     if kind:
         settlement_request_write(match=match, kind=kind)
     return kind
+
+
+def match_guesses_reveal(*, match_id: int, now: datetime) -> None:
+    """Record that everyone's guesses on the match are being shown, which closes its guess window for good.
+
+    Only the first reveal's time is kept. Called before the guesses are read
+    and committed on its own, so once any member could have seen the others'
+    guesses, no guess on the match can be changed.
+    """
+    Match.objects.filter(pk=match_id, guesses_revealed_at__isnull=True).update(guesses_revealed_at=now)
 
 
 def _tournament_lock(*, tournament_id: int) -> bool:
