@@ -3,8 +3,10 @@
 One execution is one transaction: the provider is read and its payload
 validated before the transaction opens, then `feeds.feed_apply` does every
 write (tournament, data source, rounds, teams, matches, settlement requests),
-which commits together or not at all. A failure of any kind ends the execution
-as failed with its reason in the report; it never raises to the caller.
+which commits together or not at all. A failure of the provider, the payload
+or the upsert ends the execution as failed with its reason in the report;
+only the database going away while the run is claimed or recorded raises
+(the ingestion task retries that).
 """
 
 from __future__ import annotations
