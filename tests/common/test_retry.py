@@ -1,5 +1,6 @@
 """The retry policy of Celery tasks: backoff doubling to a cap, bounded retries, only transient errors."""
 
+import pytest
 import redis
 from django.db import OperationalError
 
@@ -48,6 +49,20 @@ def test_database_redis_and_socket_errors_are_transient_and_bugs_are_not():
     assert not isinstance(ValueError("a bug"), TRANSIENT_ERRORS)
 
 
+@pytest.fixture
+def as_on_a_worker(monkeypatch):
+    """Eager runs that end in the task's state, as on a worker: each retry is delivered again until one answers.
+
+    The suite's eager mode propagates errors, which would hand the first
+    Retry to the caller instead of running the retry.
+    """
+    monkeypatch.setitem(ingestion_tasks.ingestion_execute.app.conf, "task_eager_propagates", False)
+
+
+def _run_job():
+    return ingestion_tasks.ingestion_execute.apply(kwargs={"execution_id": 1})
+
+
 class _Flaky:
     """Stands in for the service: fails `failures` times with `error`, then answers."""
 
@@ -61,34 +76,34 @@ class _Flaky:
         return type("Execution", (), {"status": "completed"})()
 
 
-def test_an_ingestion_job_whose_database_went_away_is_retried_until_it_runs(monkeypatch, settings):
+def test_an_ingestion_job_whose_database_went_away_is_retried_until_it_runs(as_on_a_worker, monkeypatch, settings):
     settings.INGESTION_TASK_MAX_RETRIES = 3
     flaky = _Flaky(failures=2, error=OperationalError("server closed the connection unexpectedly"))
     monkeypatch.setattr(ingestion_tasks, "execution_run", flaky)
 
-    result = ingestion_tasks.ingestion_execute.apply(kwargs={"execution_id": 1})
+    result = _run_job()
 
     assert result.get() == "completed"
     assert flaky.calls == 3
 
 
-def test_an_ingestion_job_gives_up_after_its_retries_with_the_original_error(monkeypatch, settings):
+def test_an_ingestion_job_gives_up_after_its_retries_with_the_original_error(as_on_a_worker, monkeypatch, settings):
     settings.INGESTION_TASK_MAX_RETRIES = 2
     flaky = _Flaky(failures=10, error=OperationalError("server closed the connection unexpectedly"))
     monkeypatch.setattr(ingestion_tasks, "execution_run", flaky)
 
-    result = ingestion_tasks.ingestion_execute.apply(kwargs={"execution_id": 1})
+    result = _run_job()
 
     assert result.failed()
     assert isinstance(result.result, OperationalError)
     assert flaky.calls == 3  # the first run and two retries
 
 
-def test_an_ingestion_job_failing_on_a_bug_is_not_retried(monkeypatch):
+def test_an_ingestion_job_failing_on_a_bug_is_not_retried(as_on_a_worker, monkeypatch):
     flaky = _Flaky(failures=10, error=KeyError("a bug"))
     monkeypatch.setattr(ingestion_tasks, "execution_run", flaky)
 
-    result = ingestion_tasks.ingestion_execute.apply(kwargs={"execution_id": 1})
+    result = _run_job()
 
     assert result.failed()
     assert isinstance(result.result, KeyError)
