@@ -83,7 +83,7 @@ def test_an_ingestion_job_whose_database_went_away_is_retried_until_it_runs(as_o
 
     result = _run_job()
 
-    assert result.get() == "completed"
+    assert result.successful() and result.result == "completed"
     assert flaky.calls == 3
 
 
