@@ -125,6 +125,18 @@ def test_a_new_member_guesses_a_scheduled_demo_match_and_reads_it_back(server):
         assert read_back.json()["points"] is None
 
 
+def test_make_run_gets_the_demo_admin_because_local_settings_run_with_debug_on(server):
+    with httpx.Client(base_url=server["base_url"], timeout=10) as client:
+        token = client.post("/api/v1/auth/token", json={"username": "admin", "password": "scoreboard-demo-admin"})
+    assert token.status_code == 200, token.text
+    # The banner is printed once daphne listens, possibly just after /healthz first answers.
+    wait_until(
+        lambda: "password 'scoreboard-demo-admin'" in server["log"].read_text(),
+        timeout=STARTUP_DEADLINE,
+        what="the admin's credentials in run_embedded's banner",
+    )
+
+
 def test_the_demo_leaderboard_is_served_over_http_and_websocket(server):
     with httpx.Client(base_url=server["base_url"], timeout=10) as client:
         tournaments = client.get("/api/v1/tournaments").json()["results"]

@@ -7,14 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.pagination import DeepListPagination, LimitOffsetPagination, paginated_response
-from apps.guesses.selectors import guess_get, guess_list_for_match, guess_list_for_member
+from apps.guesses.selectors import guess_get, guess_list_for_member
 from apps.guesses.serializers import (
     GuessInputSerializer,
     GuessOutputSerializer,
     MatchGuessOutputSerializer,
     MyGuessFilterSerializer,
 )
-from apps.guesses.services import guess_submit
+from apps.guesses.services import guess_submit, guesses_reveal
 
 
 class MatchGuessApi(APIView):
@@ -51,6 +51,8 @@ class MatchGuessListApi(APIView):
 
     @extend_schema(
         operation_id="matches_guesses_list",
+        description="Everyone's guesses on a match whose guess window has closed. Once shown, the match's "
+        "window never reopens, even if its kickoff moves later or lock_minutes is lowered.",
         responses={
             200: MatchGuessOutputSerializer(many=True),
             400: OpenApiResponse(description="offset_too_large: offset above 10000."),
@@ -58,7 +60,7 @@ class MatchGuessListApi(APIView):
         },
     )
     def get(self, request, match_id: int):
-        guesses = guess_list_for_match(match_id=match_id, now=timezone.now())
+        guesses = guesses_reveal(match_id=match_id, now=timezone.now())
         return paginated_response(
             queryset=guesses, serializer_class=MatchGuessOutputSerializer, request=request, view=self
         )

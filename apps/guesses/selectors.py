@@ -1,6 +1,6 @@
-"""Reads about guesses, and the guess window (SCORING.md "Guess window")."""
+"""Reads about guesses. The guess window itself is a rule of the match (`matches.selectors`)."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import BooleanField, ExpressionWrapper, QuerySet, Value
 
@@ -8,22 +8,7 @@ from apps.common.errors import Forbidden, NotFound
 from apps.guesses.models import Guess
 from apps.guesses.scoring import ScoringRules, score_guess
 from apps.matches.models import Match
-from apps.matches.selectors import match_get, match_settled_q
-
-
-def guess_lock_at(*, match: Match) -> datetime:
-    """The instant from which guesses on `match` are frozen; follows the kickoff when it moves."""
-    return match.kickoff_at - timedelta(minutes=match.tournament.lock_minutes)
-
-
-def guess_window_open(*, match: Match, now: datetime) -> bool:
-    """Whether a guess on `match` may be created or changed at the server's `now`.
-
-    Only a scheduled match before kickoff - lock_minutes takes guesses: a live,
-    finished, postponed, cancelled or abandoned match is locked whatever its time.
-    `match.tournament` must be loaded (select_related) to avoid a query per match.
-    """
-    return match.status == Match.Status.SCHEDULED and now < guess_lock_at(match=match)
+from apps.matches.selectors import guess_window_open, match_get, match_settled_q
 
 
 def _settled_expression() -> ExpressionWrapper:

@@ -3,13 +3,14 @@
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.common.errors import Conflict
 from apps.guesses.models import Guess
-from apps.guesses.selectors import guess_window_open
-from apps.matches.selectors import match_get
-from apps.matches.services import participation_join
+from apps.guesses.selectors import guess_list_for_match
+from apps.matches.selectors import guess_window_open, match_get
+from apps.matches.services import match_guesses_reveal, participation_join
 
 
 def guess_submit(
@@ -47,3 +48,14 @@ def guess_submit(
             guess.save(update_fields=["home_goals", "away_goals", "updated_at"])
     guess.match = match
     return guess, created
+
+
+def guesses_reveal(*, match_id: int, now: datetime) -> QuerySet[Guess]:
+    """Everyone's guesses on a locked match, recording the reveal first so the window never reopens.
+
+    Forbidden("match_not_locked") while the window is open, and then nothing is
+    recorded. The rows are read only after the reveal is committed.
+    """
+    guesses = guess_list_for_match(match_id=match_id, now=now)
+    match_guesses_reveal(match_id=match_id, now=now)
+    return guesses

@@ -9,9 +9,10 @@ readable reason and changes nothing.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from apps.common.names import name_key
 
 # Our match statuses (apps.matches.models.Match.Status values), repeated as
 # plain strings so adapters stay free of Django imports.
@@ -36,17 +37,6 @@ class ProviderError(IngestionError):
 
 class PayloadError(IngestionError):
     """The provider answered, but the payload is not what its documented shape promises."""
-
-
-def name_key(name: str) -> str:
-    """Case- and accent-insensitive key: NFKD, combining marks dropped, casefolded, spaces collapsed.
-
-    "Curaçao", "CURACAO" and "curacao " share one key, so two providers naming a
-    team differently in case or accents do not create it twice.
-    """
-    decomposed = unicodedata.normalize("NFKD", name)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.casefold().split())
 
 
 def slug_key(text: str) -> str:

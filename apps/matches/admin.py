@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from apps.common.errors import ApplicationError
-from apps.ingestion.normalize import name_key
+from apps.common.names import name_key
 from apps.matches.models import Match, Participation, Round, Team, Tournament
 from apps.matches.services import (
     SCORING_FIELDS,
@@ -164,7 +164,7 @@ class MatchAdmin(admin.ModelAdmin):
     search_fields = ("=id", "home_team__name", "away_team__name", "external_id")
     autocomplete_fields = ("round", "home_team", "away_team")
     date_hierarchy = "kickoff_at"
-    readonly_fields = ("result_version", "created_at", "updated_at")
+    readonly_fields = ("result_version", "guesses_revealed_at", "created_at", "updated_at")
 
     def save_model(self, request, obj, form, change):
         # A result change must raise result_version and write its settlement

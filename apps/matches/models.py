@@ -138,6 +138,15 @@ class Match(TimeStampedModel):
     settled_version = models.PositiveIntegerField(
         null=True, blank=True, help_text="The result version whose points settlement has awarded."
     )
+    # Set by the first read of everyone's guesses. From then on the guess
+    # window stays closed even if the kickoff moves later or lock_minutes
+    # drops: a member must never change a guess after seeing the others'.
+    guesses_revealed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When members first saw each other's guesses; the guess window never reopens after it.",
+    )
 
     provider = models.CharField(max_length=32, blank=True)
     external_id = models.CharField(max_length=128, blank=True)

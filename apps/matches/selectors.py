@@ -1,6 +1,6 @@
 """Reads about tournaments, rounds and matches."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import F, Prefetch, Q, QuerySet
 
@@ -65,3 +65,27 @@ def match_get(*, match_id: int) -> Match:
     if match is None:
         raise NotFound("match_not_found", "No match has this id.")
     return match
+
+
+# --- the guess window (SCORING.md "Guess window"): a rule of the match alone ---
+
+
+def guess_lock_at(*, match: Match) -> datetime:
+    """The instant from which guesses on `match` are frozen; follows the kickoff when it moves."""
+    return match.kickoff_at - timedelta(minutes=match.tournament.lock_minutes)
+
+
+def guess_window_open(*, match: Match, now: datetime) -> bool:
+    """Whether a guess on `match` may be created or changed at the server's `now`.
+
+    Only a scheduled match before kickoff - lock_minutes takes guesses: a live,
+    finished, postponed, cancelled or abandoned match is locked whatever its time.
+    A match whose guesses have been shown to members stays locked even when a
+    later kickoff or a lower lock_minutes would open it again.
+    `match.tournament` must be loaded (select_related) to avoid a query per match.
+    """
+    return (
+        match.guesses_revealed_at is None
+        and match.status == Match.Status.SCHEDULED
+        and now < guess_lock_at(match=match)
+    )

@@ -2,8 +2,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apps.common.serializers import DayOrDateTimeField
-from apps.guesses.selectors import guess_window_open
 from apps.matches.models import Match, Participation, Round, Team, Tournament
+from apps.matches.selectors import guess_window_open
 
 MAX_ID = 2**63 - 1
 

@@ -9,6 +9,7 @@ previous request applied.
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -127,6 +128,14 @@ def match_settled_mark(*, match_id: int, result_version: int) -> None:
     Match.objects.filter(pk=match_id).filter(
         Q(settled_version__isnull=True) | Q(settled_version__lt=result_version)
     ).update(settled_version=result_version)
+def match_guesses_reveal(*, match_id: int, now: datetime) -> None:
+    """Record that everyone's guesses on the match are being shown, which closes its guess window for good.
+
+    Only the first reveal's time is kept. Called before the guesses are read
+    and committed on its own, so once any member could have seen the others'
+    guesses, no guess on the match can be changed.
+    """
+    Match.objects.filter(pk=match_id, guesses_revealed_at__isnull=True).update(guesses_revealed_at=now)
 
 
 def _tournament_lock(*, tournament_id: int) -> bool:

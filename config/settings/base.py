@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.leagues",
     "apps.leaderboards",
     "apps.ingestion",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
@@ -171,6 +172,9 @@ CELERY_TASK_ROUTES = {
     "apps.ingestion.tasks.*": {"queue": "ingestion"},
     "apps.leaderboards.tasks.*": {"queue": "settlement"},
 }
+# Longest wait between two retries of any task (apps.common.retry): a long
+# outage is probed at this interval instead of backing off for hours.
+TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
@@ -223,6 +227,9 @@ INGESTION_ALLOW_PRIVATE_HOSTS = env.bool("INGESTION_ALLOW_PRIVATE_HOSTS", defaul
 INGESTION_MAX_BYTES = env.int("INGESTION_MAX_BYTES", default=20 * 1024 * 1024)
 # File sources are read only below this directory.
 INGESTION_FILE_ROOT = env("INGESTION_FILE_ROOT", default=str(BASE_DIR / "data"))
+# Retries of an ingestion job whose database went away before it could record its run.
+INGESTION_TASK_MAX_RETRIES = env.int("INGESTION_TASK_MAX_RETRIES", default=5)
+INGESTION_TASK_RETRY_BACKOFF_SECONDS = env.float("INGESTION_TASK_RETRY_BACKOFF_SECONDS", default=1.0)
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {

@@ -30,7 +30,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("leaderboards", "0007_leagues_move_out"),
-        ("matches", "0004_match_settlement_state"),
+        ("matches", "0005_match_settlement_state"),
     ]
 
     operations = [migrations.RunPython(fill, migrations.RunPython.noop)]

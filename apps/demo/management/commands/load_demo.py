@@ -1,8 +1,12 @@
-"""Load the demo: two World Cups, a few hundred members with guesses, leagues and a staff account.
+"""Load the demo: two World Cups, a few hundred members with guesses, leagues and, on a development machine, a staff account.
 
 Idempotent: a second run finds everything in place and changes nothing. Kickoffs
 of the 2026 tournament are moved so its first match starts about an hour after
 the first load; later runs keep them where they are.
+
+The staff account `admin` has a password anyone can read in the README, so it
+is created only with DEBUG on (`make run`) or when asked for with
+`--allow-demo-admin`; a demo loaded on a server gets no such door.
 """
 
 import os
@@ -19,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.guesses.models import Guess
+from apps.ingestion.services import ingestion_run
 from apps.leagues.models import League, LeagueMembership
 from apps.leagues.services import league_join
 from apps.matches.models import Match, Tournament
@@ -78,8 +83,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--members", type=int, default=300, help="How many demo members (default 300).")
         parser.add_argument("--seed", type=int, default=2026, help="Seed of the guesses and leagues.")
+        parser.add_argument(
+            "--allow-demo-admin",
+            action="store_true",
+            help=f"Create the staff account {ADMIN_USERNAME!r} with its known password even with DEBUG off "
+            "(only on a machine no one else reaches).",
+        )
 
-    def handle(self, *args, members: int, seed: int, **options):
+    def handle(self, *args, members: int, seed: int, allow_demo_admin: bool = False, **options):
         started = time.monotonic()
         self._step("World Cup 2026 fixtures")
         world_cup = self._load_fixtures(**WORLD_CUP_2026, shift_to=timezone.now() + FIRST_KICKOFF_AFTER)
@@ -96,8 +107,10 @@ class Command(BaseCommand):
             self._guess(tournament=tournament, members=people, seed=seed)
         self._step("leagues")
         self._load_leagues(members=people)
-        self._step("staff account")
-        admin_password = self._load_admin()
+        admin_password = None
+        if settings.DEBUG or allow_demo_admin:
+            self._step("staff account")
+            admin_password = self._load_admin()
 
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f} s."))
         for tournament in tournaments:
@@ -107,7 +120,14 @@ class Command(BaseCommand):
                 f"  {tournament.name} (id {tournament.pk}): "
                 f"{Match.objects.filter(tournament=tournament).count()} matches{kickoff}"
             )
-        self.stdout.write(f"  Admin:  username {ADMIN_USERNAME!r}, password {admin_password!r}")
+        if admin_password is not None:
+            self.stdout.write(f"  Admin:  username {ADMIN_USERNAME!r}, password {admin_password!r}")
+        else:
+            self.stdout.write(
+                f"  Admin:  none created, since DEBUG is off and {ADMIN_USERNAME!r} would have a published password. "
+                "Create a staff account with `python manage.py createsuperuser`, "
+                "or load again with --allow-demo-admin on a machine no one else reaches."
+            )
         if people:
             self.stdout.write(f"  Member: username {people[0].username!r}, password {MEMBER_PASSWORD!r}")
         for name, code, slug, *_ in LEAGUES:
@@ -129,8 +149,6 @@ class Command(BaseCommand):
             return tournament
         if not source.is_file():
             raise CommandError(f"The demo data file {source} is missing.")
-        from apps.ingestion.services import ingestion_run
-
         execution = ingestion_run(
             provider=provider,
             source=str(source.relative_to(settings.BASE_DIR)),

@@ -18,13 +18,16 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
-from apps.common.management.commands.load_demo import (
+from apps.demo.management.commands.load_demo import (
     ADMIN_USERNAME,
     DEFAULT_ADMIN_PASSWORD,
     MEMBER_PASSWORD,
     WORLD_CUP_2022_REPLAY,
 )
+from apps.matches.models import Tournament
+from apps.members.models import Member
 
 STARTUP_TIMEOUT = 60
 STOP_TIMEOUT = 10
@@ -162,30 +165,31 @@ class Command(BaseCommand):
 
     # --- output -------------------------------------------------------------
 
-    def _live_query(self) -> str:
-        """Open the live page on the replay, the board that moves during the demo."""
-        from django.db import connection
-
-        from apps.matches.models import Tournament
-
+    def _demo_state(self, password: str) -> tuple[str, bool]:
+        """The live page's query (the replay, the board that moves) and whether the demo admin signs in with `password`."""
         try:
             replay = Tournament.objects.filter(slug=WORLD_CUP_2022_REPLAY["slug"]).values_list("pk", flat=True).first()
+            admin = Member.objects.filter(username=ADMIN_USERNAME).first()
+            # load_demo creates the admin only with DEBUG on or when asked to.
+            admin_known = admin is not None and admin.check_password(password)
         finally:
             # This process only supervises: it keeps no connection to the SQLite file open.
             connection.close()
-        return f"?tournament={replay}" if replay else ""
+        return (f"?tournament={replay}" if replay else ""), admin_known
 
     def _announce(self, host: str, port: int, replaying: bool) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         base = f"http://{shown}:{port}"
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
+        live_query, admin_known = self._demo_state(password)
+        admin = f"(username {ADMIN_USERNAME!r}, password {password!r})" if admin_known else "(manage.py createsuperuser)"
         lines = [
             "",
             f"scoreboard is serving on {base}",
             f"  API docs      {base}/api/docs/",
             f"  API schema    {base}/api/schema/",
-            f"  Admin         {base}/admin/   (username {ADMIN_USERNAME!r}, password {password!r})",
-            f"  Live board    {base}/live/{self._live_query()}",
+            f"  Admin         {base}/admin/   {admin}",
+            f"  Live board    {base}/live/{live_query}",
             f"  Health        {base}/healthz  {base}/readyz  {base}/metrics",
             f"  Demo members  demo001 .. demo300, password {MEMBER_PASSWORD!r}",
         ]

@@ -1,4 +1,4 @@
-"""The demo loader: two tournaments, members who guess, leagues and a staff account, loaded once."""
+"""The demo loader: two tournaments, members who guess, leagues and (only where asked) a staff account, loaded once."""
 
 from datetime import timedelta
 from io import StringIO
@@ -40,7 +40,7 @@ def _counts() -> dict[str, int]:
 def test_demo_loads_both_world_cups_with_members_who_guess_every_open_match():
     before = timezone.now()
 
-    output = _load()
+    output = _load(allow_demo_admin=True)
 
     world_cup = Tournament.objects.get(slug="world-cup-2026")
     replay = Tournament.objects.get(slug="world-cup-2022-replay")
@@ -90,7 +90,31 @@ def test_loading_the_demo_twice_changes_and_duplicates_nothing():
 def test_the_demo_admin_password_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "a-chosen-demo-password")
 
-    output = _load()
+    output = _load(allow_demo_admin=True)
 
     assert Member.objects.get(username="admin").check_password("a-chosen-demo-password")
     assert "a-chosen-demo-password" in output
+
+
+def test_with_debug_off_the_demo_loads_everything_but_the_admin_and_says_how_to_get_one(settings):
+    settings.DEBUG = False
+
+    output = _load()
+
+    assert not Member.objects.filter(username="admin").exists()
+    assert not Member.objects.filter(is_staff=True).exists()
+    assert "scoreboard-demo-admin" not in output
+    assert "createsuperuser" in output and "--allow-demo-admin" in output
+    assert Member.objects.filter(username__startswith="demo").count() == MEMBERS
+    assert League.objects.count() == 3
+    assert Guess.objects.exists()
+
+
+def test_with_debug_on_the_demo_creates_the_admin_as_make_run_does(settings):
+    settings.DEBUG = True
+
+    output = _load()
+
+    admin = Member.objects.get(username="admin")
+    assert admin.is_staff and admin.check_password("scoreboard-demo-admin")
+    assert "scoreboard-demo-admin" in output

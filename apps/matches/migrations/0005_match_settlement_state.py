@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("matches", "0003_match_result_by_hand"),
+        ("matches", "0004_match_guesses_revealed_at"),
     ]
 
     operations = [
