@@ -188,7 +188,11 @@ class ScoreActionSubmitApi(APIView):
 class MatchSettleApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(operation_id="admin_matches_settle", request=None, responses={202: SettleOutputSerializer})
+    @extend_schema(
+        operation_id="admin_matches_settle",
+        request=None,
+        responses={202: SettleOutputSerializer, 409: OpenApiResponse(description="match_not_finished")},
+    )
     def post(self, request, match_id: int):
         settlement = match_settle_now(match_id=match_id)
         return Response({"job_id": settlement.pk}, status=status.HTTP_202_ACCEPTED)

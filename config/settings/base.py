@@ -222,7 +222,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.common.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Lists each operation's error codes with the error body's schema (apps/common/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "apps.common.schema.ErrorResponsesAutoSchema",
     "EXCEPTION_HANDLER": "apps.common.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -256,6 +257,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Tournaments and matches both have a `status`; name their enums apart.
+    # The last hook adds the error bodies that every operation's 4xx answers refer to.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.schema.postprocess_error_components",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TournamentStatusEnum": "apps.matches.models.Tournament.Status",
         "MatchStatusEnum": "apps.matches.models.Match.Status",
