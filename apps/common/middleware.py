@@ -74,8 +74,7 @@ class RequestIdMiddleware(_HybridMiddleware):
     async def _acall(self, request):
         # Each ASGI request runs in a task of its own, whose context ends with it; the id stays bound
         # while a streaming response (SSE) is written, so its log lines keep it.
-        tokens, started = self._start(request)
-        del tokens
+        _tokens, started = self._start(request)
         return self._finish(request, await self.get_response(request), started)
 
 
