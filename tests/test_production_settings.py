@@ -77,3 +77,36 @@ def test_a_short_secret_key_fails_the_deploy_check():
 
     assert result.returncode != 0
     assert "security.W009" in result.stderr
+
+
+def _log_line(settings_module: str, **variables: str) -> str:
+    """One INFO line logged by a process started with these settings, as it reaches stderr."""
+    env = {key: value for key, value in os.environ.items() if key not in (*_PRODUCTION_VARS, "LOG_FORMAT")}
+    env.update(variables, DJANGO_SETTINGS_MODULE=settings_module)
+    code = (
+        "import django, logging; django.setup(); from apps.common import request_id\n"
+        "with request_id.bound(request_id='abc-123'): logging.getLogger('probe').info('hello')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return next(line for line in result.stderr.splitlines() if "hello" in line)
+
+
+def test_production_logs_json_lines_by_default():
+    import json
+
+    record = json.loads(_log_line("config.settings.production", **_configured()))
+    assert {k: record[k] for k in ("level", "logger", "message", "request_id")} == {
+        "level": "INFO", "logger": "probe", "message": "hello", "request_id": "abc-123"
+    }
+
+
+def test_local_logs_plain_text_and_log_format_switches_either_way():
+    assert _log_line("config.settings.local").endswith("INFO probe hello [request_id=abc-123]")
+    assert _log_line("config.settings.local", LOG_FORMAT="json").startswith("{")
+    assert not _log_line("config.settings.production", LOG_FORMAT="plain", **_configured()).startswith("{")
+
+
+def test_an_unknown_log_format_refuses_to_start():
+    result = _check_deploy(**_configured(LOG_FORMAT="xml"))
+    assert result.returncode != 0 and "LOG_FORMAT must be json or plain" in result.stderr

@@ -1,7 +1,9 @@
-"""Metrics of processes that serve no HTTP of their own (Celery workers)."""
+"""Metrics served by Celery workers (which serve no HTTP of their own), and the web's board-read counter."""
 
 import logging
 import os
+
+from prometheus_client import Counter
 
 logger = logging.getLogger(__name__)
 
@@ -25,3 +27,14 @@ def worker_metrics_serve() -> int | None:
         logger.warning("worker metrics port %s unavailable: %s", port, exc)
         return None
     return port
+
+
+# Counted by apps.common.middleware from each board read's X-Leaderboard-Source answer, so the
+# share of reads that fell back to PostgreSQL (Redis away or being rebuilt) is visible per process.
+leaderboard_reads = Counter(
+    "scoreboard_leaderboard_reads_total",
+    "Leaderboard page reads by the store that answered: redis, or database (the fallback).",
+    ["source"],
+)
+for _source in ("redis", "database"):
+    leaderboard_reads.labels(_source)

@@ -47,7 +47,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "provider", "operation", "trigger")
     list_select_related = ("tournament", "triggered_by")
-    search_fields = ("=id", "tournament__name", "source", "error")
+    search_fields = ("=id", "=request_id", "tournament__name", "source", "error")
     date_hierarchy = "created_at"
     inlines = [ExecutionStepInline]
     actions = ["retry", "cancel"]
@@ -61,6 +61,7 @@ class ExecutionAdmin(admin.ModelAdmin):
         "trigger",
         "triggered_by",
         "retry_of",
+        "request_id",
         "created_at",
         "started_at",
         "finished_at",

@@ -1,6 +1,6 @@
 """Staff operations: queue an ingestion, follow an execution."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
@@ -25,7 +25,11 @@ class IngestionCreateApi(APIView):
     @extend_schema(
         operation_id="admin_ingestions_create",
         request=IngestionInputSerializer,
-        responses={202: IngestionQueuedOutputSerializer},
+        responses={
+            202: IngestionQueuedOutputSerializer,
+            404: OpenApiResponse(description="tournament_not_found"),
+            409: OpenApiResponse(description="no_data_source: the tournament has no data source to ingest from."),
+        },
     )
     def post(self, request):
         payload = IngestionInputSerializer(data=request.data)

@@ -56,6 +56,8 @@ class Execution(TimeStampedModel):
     report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
+    # The X-Request-ID of the request (or of the request behind the job) that created it, to find its log lines.
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-id"]

@@ -36,6 +36,7 @@ class ExecutionOutputSerializer(serializers.ModelSerializer):
             "trigger",
             "triggered_by",
             "retry_of",
+            "request_id",
             "created_at",
             "started_at",
             "finished_at",

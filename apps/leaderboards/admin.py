@@ -25,7 +25,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
         "finished_at",
     )
     list_filter = ("status", "kind")
-    search_fields = ("=idempotency_key", "=match__id")
+    search_fields = ("=idempotency_key", "=match__id", "=request_id")
     list_select_related = ("match",)
     ordering = ("-id",)
     show_full_result_count = False

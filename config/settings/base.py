@@ -51,7 +51,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (redirects, errors) carries X-Request-ID and every log line the id.
+    "apps.common.middleware.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.common.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -237,7 +240,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.common.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Lists each operation's error codes with the error body's schema (apps/common/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "apps.common.schema.ErrorResponsesAutoSchema",
     "EXCEPTION_HANDLER": "apps.common.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Proxies in front of the app that append to X-Forwarded-For; 0 = the socket
@@ -274,6 +278,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Tournaments and matches both have a `status`; name their enums apart.
+    # The last hook adds the error bodies that every operation's 4xx answers refer to.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.schema.postprocess_error_components",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TournamentStatusEnum": "apps.matches.models.Tournament.Status",
         "MatchStatusEnum": "apps.matches.models.Match.Status",
@@ -289,11 +298,30 @@ METRICS_ALLOWED_IPS = [
 ]
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+def logging_config(log_format: str) -> dict:
+    """Every log line names its request, job and execution where known (apps/common/log.py).
+
+    `json`: one JSON object per line, for log shippers; `plain`: text for a terminal.
+    """
+    if log_format not in ("json", "plain"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {log_format!r}.")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "apps.common.log.RequestContextFilter"}},
+        "formatters": {
+            "json": {"()": "apps.common.log.JsonFormatter"},
+            "plain": {"()": "apps.common.log.PlainFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["context"]},
+        },
+        "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+        "loggers": {"django.db.backends": {"level": "WARNING"}},
+    }
+
+
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+LOGGING = logging_config(LOG_FORMAT)

@@ -8,7 +8,7 @@ embedded SQLite file).
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import env
+from .base import env, logging_config
 
 SECRET_KEY = env("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -24,6 +24,10 @@ if not env("DATABASE_URL", default=""):
         "DATABASE_URL must be set in production, e.g. DATABASE_URL=postgres://user:password@db:5432/scoreboard."
     )
 SIMPLE_JWT["SIGNING_KEY"] = env("JWT_SIGNING_KEY", default=SECRET_KEY)  # noqa: F405
+
+# Log shippers read one JSON object per line; LOG_FORMAT=plain for a terminal.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(LOG_FORMAT)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -49,3 +49,39 @@ def test_the_schema_generates_without_warnings_for_these_views(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     schema = yaml.safe_load((tmp_path / "schema.yaml").read_text())
     assert set(PATHS) <= set(schema["paths"])
+
+
+def _schema(tmp_path) -> dict:
+    call_command("spectacular", "--file", str(tmp_path / "schema.yaml"))
+    return yaml.safe_load((tmp_path / "schema.yaml").read_text())
+
+
+def test_every_operation_lists_its_error_codes_with_the_error_body(tmp_path):
+    schema = _schema(tmp_path)
+    error = {"$ref": "#/components/schemas/Error"}
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail", "code"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            errors = {code: r for code, r in operation["responses"].items() if code.startswith("4")}
+            if path.startswith("/api/"):
+                assert "429" in errors, (method, path)
+            for code, response in errors.items():
+                media = response["content"]["application/json"]["schema"]
+                expected = {"anyOf": [error, {"$ref": "#/components/schemas/ValidationError"}]} if code == "400" else error
+                assert media == expected, (method, path, code)
+
+
+@pytest.mark.parametrize(
+    "method, path, codes",
+    [
+        ("post", "/api/v1/admin/ingestions", {"400", "401", "403", "404", "409", "429"}),
+        ("get", "/api/v1/admin/executions/{execution_id}", {"401", "403", "404", "429"}),
+        ("get", "/api/v1/me", {"401", "429"}),
+        ("post", "/api/v1/auth/token", {"400", "401", "429"}),
+        ("get", "/api/v1/tournaments", {"400", "401", "429"}),
+        ("put", "/api/v1/matches/{match_id}/guess", {"400", "401", "404", "409", "429"}),
+    ],
+)
+def test_error_codes_follow_from_the_view_and_the_operation(tmp_path, method, path, codes):
+    responses = _schema(tmp_path)["paths"][path][method]["responses"]
+    assert {code for code in responses if code.startswith("4")} == codes

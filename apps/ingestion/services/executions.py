@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.common import request_id
 from apps.common.errors import ApplicationError, Conflict
 from apps.ingestion import metrics
 from apps.ingestion.models import DataSource, Execution, ExecutionStep, Provider
@@ -61,6 +62,7 @@ def execution_create(
         triggered_by=triggered_by if getattr(triggered_by, "pk", None) else None,
         trigger=trigger,
         retry_of=retry_of,
+        request_id=request_id.current() or "",
     )
 
 
@@ -104,6 +106,7 @@ def _execution_enqueue(execution: Execution) -> None:
     from apps.ingestion.tasks import ingestion_execute
 
     execution_id = execution.pk
+    logger.info("Ingestion execution %s queued (%s, %s)", execution_id, execution.provider, execution.operation)
     # After commit: a worker must find the row, and a rolled-back request must not run.
     transaction.on_commit(lambda: ingestion_execute.apply_async(kwargs={"execution_id": execution_id}))
 
@@ -175,7 +178,16 @@ def execution_run(*, execution_id: int, progress: Progress | None = None) -> Exe
 
     The claim is a compare-and-swap on the status, so two workers handed the
     same message run it once; an execution that is not queued is returned as is.
+    Every line logged meanwhile names the execution.
     """
+    with request_id.bound(execution_id=execution_id):
+        execution = _execution_run(execution_id=execution_id, progress=progress)
+        if execution.finished_at is not None:
+            logger.info("Ingestion execution %s %s: %s", execution_id, execution.status, execution.error or "no error")
+        return execution
+
+
+def _execution_run(*, execution_id: int, progress: Progress | None = None) -> Execution:
     started_at = timezone.now()
     claimed = Execution.objects.filter(pk=execution_id, status=Execution.Status.QUEUED).update(
         status=Execution.Status.IN_PROGRESS, started_at=started_at
@@ -183,6 +195,13 @@ def execution_run(*, execution_id: int, progress: Progress | None = None) -> Exe
     execution = Execution.objects.select_related("tournament").get(pk=execution_id)
     if not claimed:
         return execution
+    logger.info(
+        "Ingestion execution %s started: %s %s from %s",
+        execution_id,
+        execution.provider,
+        execution.operation,
+        execution.source,
+    )
     clock = time.perf_counter()
     stage = "fetch"
     requested_tournament_id = execution.tournament_id

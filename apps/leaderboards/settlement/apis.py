@@ -35,6 +35,7 @@ class ScoreActionSubmitApi(APIView):
         responses={
             202: ScoreActionResultSerializer,
             200: ScoreActionResultSerializer,
+            409: OpenApiResponse(description="tournament_over: the tournament has finished"),
             429: OpenApiResponse(description="action_limit, with Retry-After"),
         },
         parameters=[OpenApiParameter("code", str, OpenApiParameter.PATH)],
@@ -56,7 +57,11 @@ class ScoreActionSubmitApi(APIView):
 class MatchSettleApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(operation_id="admin_matches_settle", request=None, responses={202: SettleOutputSerializer})
+    @extend_schema(
+        operation_id="admin_matches_settle",
+        request=None,
+        responses={202: SettleOutputSerializer, 409: OpenApiResponse(description="match_not_finished")},
+    )
     def post(self, request, match_id: int):
         settlement = match_settle_now(match_id=match_id)
         return Response({"job_id": settlement.pk}, status=status.HTTP_202_ACCEPTED)

@@ -5,6 +5,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from apps.common.request_id import current as current_request_id
 from apps.common.errors import Conflict, NotFound
 from apps.leaderboards.models import SettlementRequest
 from apps.leaderboards.settlement.outbox import settlement_key, settlement_request_enqueue
@@ -65,7 +66,11 @@ def match_settle_now(*, match_id: int) -> SettlementRequest:
             taken = SettlementRequest.objects.filter(idempotency_key=base_key).exists()
             key = f"{base_key}:manual:{uuid.uuid4().hex[:12]}" if taken else base_key
             request = SettlementRequest.objects.create(
-                match=match, result_version=match.result_version, kind=kind, idempotency_key=key
+                match=match,
+                result_version=match.result_version,
+                kind=kind,
+                idempotency_key=key,
+                request_id=current_request_id() or "",
             )
         request_id = request.pk
         transaction.on_commit(lambda: settlement_request_enqueue(request_id=request_id))

@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from apps.common.request_id import current as current_request_id
 from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match
 from apps.matches.services import match_settlement_kind_note
@@ -26,7 +27,12 @@ def settlement_request_write(*, match: Match, kind: str = SettlementRequest.Kind
     """
     request, created = SettlementRequest.objects.get_or_create(
         idempotency_key=settlement_key(match_id=match.pk, result_version=match.result_version),
-        defaults={"match": match, "result_version": match.result_version, "kind": kind},
+        defaults={
+            "match": match,
+            "result_version": match.result_version,
+            "kind": kind,
+            "request_id": current_request_id() or "",
+        },
     )
     if created:
         match_settlement_kind_note(match=match, kind=kind)
