@@ -32,7 +32,7 @@ settlement_guesses = Counter(
 )
 settlement_outcomes = Counter(
     "scoreboard_settlement_jobs_total",
-    "Settlement job runs by outcome: success, retry, failed, noop (replayed or superseded).",
+    "Settlement job runs by outcome: success, retry, failed, noop (replayed or superseded), handed_back (its worker stopped).",
     ["outcome"],
 )
 database_write_seconds = Histogram(

@@ -21,6 +21,7 @@ The path of a request (ARCHITECTURE.md "The path of a finished match"):
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,9 +63,13 @@ class ClaimLost(Exception):
     """Another runner took the request over; this one stops without writing."""
 
 
+class HandedBack(Exception):
+    """The runner was asked to stop (its worker shuts down): the request stops after its last committed batch."""
+
+
 @dataclass
 class RunReport:
-    outcome: str  # "done", "noop" (already done or superseded)
+    outcome: str  # "done", "noop" (already done or superseded), "handed_back" (stopped, pending again)
     request_id: int
     guesses: int = 0
     standings: int = 0
@@ -104,8 +109,15 @@ def applied_request(*, match_id: int) -> SettlementRequest | None:
     )
 
 
-def settlement_run(*, request_id: int, worker: str | None = None) -> RunReport:
-    """Run one settlement request to the end (or find it already done); safe to call any number of times."""
+def settlement_run(
+    *, request_id: int, worker: str | None = None, should_stop: Callable[[], bool] | None = None
+) -> RunReport:
+    """Run one settlement request to the end (or find it already done); safe to call any number of times.
+
+    `should_stop` is asked after every committed batch; when it answers True
+    the request goes back to pending with its progress kept, and the report
+    says "handed_back": whoever runs it next resumes at its cursor.
+    """
     worker = worker or uuid.uuid4().hex
     try:
         request = SettlementRequest.objects.select_related("match").get(pk=request_id)
@@ -125,9 +137,20 @@ def settlement_run(*, request_id: int, worker: str | None = None) -> RunReport:
             .order_by("id")
             .values_list("id", flat=True)
         )
-        for older_id in list(older):
-            _run_one(request_id=older_id, tournament_id=tournament_id, worker=worker)
-        report = _run_one(request_id=request_id, tournament_id=tournament_id, worker=worker)
+        try:
+            for older_id in [*older, request_id]:
+                report = _run_one(
+                    request_id=older_id, tournament_id=tournament_id, worker=worker, should_stop=should_stop
+                )
+        except HandedBack:
+            # Every batch so far is committed with its cursor; releasing the
+            # claim lets the next runner resume at once instead of waiting for
+            # the sweeper to find a stale heartbeat.
+            SettlementRequest.objects.filter(
+                match_id=request.match_id, claimed_by=worker, status=SettlementRequest.Status.IN_PROGRESS
+            ).update(status=SettlementRequest.Status.PENDING, heartbeat_at=timezone.now())
+            logger.info("settlement request %s handed back: its worker is stopping", request_id)
+            return RunReport(outcome="handed_back", request_id=request_id)
     report.seconds = time.perf_counter() - started
     if report.outcome == "done":
         metrics.settlement_seconds.labels(kind=request.kind).observe(report.seconds)
@@ -268,7 +291,9 @@ def _live_boards_of(boards: set[BoardKey]) -> set[BoardKey]:
     return {board for board in boards if board.kind != ROUND}
 
 
-def _run_one(*, request_id: int, tournament_id: int, worker: str) -> RunReport:
+def _run_one(
+    *, request_id: int, tournament_id: int, worker: str, should_stop: Callable[[], bool] | None = None
+) -> RunReport:
     request = _claim(request_id=request_id, worker=worker)
     if request is None:
         return RunReport(outcome="noop", request_id=request_id)
@@ -329,6 +354,8 @@ def _run_one(*, request_id: int, tournament_id: int, worker: str) -> RunReport:
                 else:
                     boards_changed_send(boards=_live_boards(tournament_id, rows))
             rows = None
+            if should_stop is not None and should_stop():
+                raise HandedBack(f"settlement request {request_id} stopped at member {hi}")
             if pause:
                 time.sleep(pause)
         mover.close()

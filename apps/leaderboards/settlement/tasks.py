@@ -10,12 +10,16 @@ Task names keep the `apps.leaderboards.tasks` prefix the queues route on.
 
 import logging
 
+from celery.signals import worker_ready, worker_shutting_down
+
 from apps.leaderboards.boards.tasks import SETTLEMENT_RETRY
 from apps.leaderboards.settlement import metrics
 from apps.leaderboards.settlement.actions import score_award_apply
 from apps.leaderboards.settlement.operations import settlement_request_fail, settlement_request_note_error
+from apps.leaderboards.settlement.outbox import settlement_request_enqueue
 from apps.leaderboards.settlement.runner import ClaimLost
 from apps.leaderboards.settlement.runner import settlement_run as run
+from apps.leaderboards.settlement.shutdown import worker_stop_announce, worker_stop_clear, worker_stopping
 from apps.leaderboards.settlement.sweeper import settlement_sweep as sweep
 
 # The project's app, not shared_task: the tasks must carry its configuration (eager
@@ -34,9 +38,14 @@ logger = logging.getLogger(__name__)
 )
 def settlement_run(self, request_id: int) -> str:
     retries = self.request.retries or 0
+    hostname = self.request.hostname
     while True:
         try:
-            report = run(request_id=request_id, worker=self.request.id)
+            report = run(
+                request_id=request_id,
+                worker=self.request.id,
+                should_stop=None if self.request.is_eager else lambda: worker_stopping(worker=hostname),
+            )
         except ClaimLost as exc:
             # Someone else runs it now; their run finishes it.
             logger.info("%s", exc)
@@ -63,6 +72,11 @@ def settlement_run(self, request_id: int) -> str:
             _park(settlement_request_fail, request_id, f"{type(exc).__name__}: {exc}")
             metrics.settlement_outcomes.labels(outcome="failed").inc()
             return "failed"
+        if report.outcome == "handed_back":
+            # Back to the queue at once: another worker (or this one, restarted) resumes at the cursor.
+            settlement_request_enqueue(request_id=request_id)
+            metrics.settlement_outcomes.labels(outcome="handed_back").inc()
+            return report.outcome
         metrics.settlement_outcomes.labels(outcome="success" if report.outcome == "done" else "noop").inc()
         return report.outcome
 
@@ -96,3 +110,15 @@ def score_action_apply(self, award_id: int) -> str:
 @app.task(name="apps.leaderboards.tasks.settlement_sweep")
 def settlement_sweep() -> dict:
     return sweep()
+
+
+@worker_shutting_down.connect
+def _worker_shutting_down(sender=None, **kwargs) -> None:
+    """In the worker's main process: ask its running settlements to hand themselves back."""
+    worker_stop_announce(worker=str(sender or ""))
+
+
+@worker_ready.connect
+def _worker_ready(sender=None, **kwargs) -> None:
+    # A worker restarting under the name of one that stopped must not find its flag.
+    worker_stop_clear(worker=getattr(sender, "hostname", "") or "")
