@@ -63,3 +63,10 @@ class DayOrDateTimeField(serializers.Field):
 
     def to_representation(self, value):
         return value.isoformat()
+
+
+def query_validated(serializer_class: type[serializers.Serializer], request) -> dict:
+    """The request's query parameters checked by `serializer_class`; a 400 with the field map when they are not."""
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.pagination import DeepListPagination, LimitOffsetPagination, paginated_response
+from apps.common.serializers import query_validated
 from apps.guesses.selectors import guess_get, guess_list_for_member
 from apps.guesses.serializers import (
     GuessInputSerializer,
@@ -74,11 +75,8 @@ class MyGuessListApi(APIView):
         operation_id="me_guesses_list", parameters=[MyGuessFilterSerializer], responses=GuessOutputSerializer(many=True)
     )
     def get(self, request):
-        filters = MyGuessFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_validated(MyGuessFilterSerializer, request)
         guesses = guess_list_for_member(
-            member_id=request.user.pk,
-            tournament_id=filters.validated_data.get("tournament"),
-            round_id=filters.validated_data.get("round"),
+            member_id=request.user.pk, tournament_id=filters.get("tournament"), round_id=filters.get("round")
         )
         return paginated_response(queryset=guesses, serializer_class=GuessOutputSerializer, request=request, view=self)

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.pagination import LimitOffsetPagination, paginated_response
+from apps.common.serializers import query_validated
 from apps.leagues.selectors import league_get_for_member, league_list_for_member
 from apps.leagues.serializers import (
     LeagueCreateInputSerializer,
@@ -58,11 +59,8 @@ class MyLeagueListApi(APIView):
         operation_id="me_leagues_list", parameters=[LeagueFilterSerializer], responses=LeagueOutputSerializer(many=True)
     )
     def get(self, request):
-        filters = LeagueFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        leagues = league_list_for_member(
-            member_id=request.user.pk, tournament_id=filters.validated_data.get("tournament")
-        )
+        filters = query_validated(LeagueFilterSerializer, request)
+        leagues = league_list_for_member(member_id=request.user.pk, tournament_id=filters.get("tournament"))
         return paginated_response(queryset=leagues, serializer_class=LeagueOutputSerializer, request=request, view=self)
 
 

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.pagination import LimitOffsetPagination, paginated_response
+from apps.common.serializers import query_validated
 from apps.matches.selectors import match_get, match_list, tournament_get, tournament_list
 from apps.matches.serializers import (
     MatchFilterSerializer,
@@ -55,9 +56,7 @@ class TournamentMatchListApi(APIView):
         responses=MatchOutputSerializer(many=True),
     )
     def get(self, request, tournament_id: int):
-        filters = MatchFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = query_validated(MatchFilterSerializer, request)
         matches = match_list(
             tournament_id=tournament_id,
             round_id=data.get("round"),

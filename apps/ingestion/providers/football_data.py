@@ -16,20 +16,8 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 
-from apps.ingestion.normalize import (
-    ABANDONED,
-    CANCELLED,
-    FINISHED,
-    LIVE,
-    POSTPONED,
-    SCHEDULED,
-    Feed,
-    FeedMatch,
-    FeedTeam,
-    PayloadError,
-    feed_build,
-    score_pair,
-)
+from apps.ingestion.normalize import ABANDONED, CANCELLED, FINISHED, LIVE, POSTPONED, SCHEDULED
+from apps.ingestion.normalize import Feed, FeedMatch, FeedTeam, PayloadError, feed_build, score_pair
 from apps.ingestion.providers.base import Provider
 from apps.ingestion.sources import http_get_json, is_url, source_read_json
 

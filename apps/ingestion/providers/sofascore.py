@@ -12,20 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from apps.ingestion.normalize import (
-    ABANDONED,
-    CANCELLED,
-    FINISHED,
-    LIVE,
-    POSTPONED,
-    SCHEDULED,
-    Feed,
-    FeedMatch,
-    FeedTeam,
-    PayloadError,
-    feed_build,
-    goals,
-)
+from apps.ingestion.normalize import ABANDONED, CANCELLED, FINISHED, LIVE, POSTPONED, SCHEDULED
+from apps.ingestion.normalize import Feed, FeedMatch, FeedTeam, PayloadError, feed_build, goals
 from apps.ingestion.providers.base import Provider
 from apps.ingestion.sources import source_read_json
 
