@@ -232,6 +232,9 @@ SETTLEMENT_BATCH_PAUSE_SECONDS = env.float("SETTLEMENT_BATCH_PAUSE_SECONDS", def
 # Raise the settlement worker's nice value (0: unchanged) so web requests win the CPU on a shared host.
 SETTLEMENT_WORKER_NICE = env.int("SETTLEMENT_WORKER_NICE", default=0)
 LEADERBOARD_REDIS_TIMEOUT = env.float("LEADERBOARD_REDIS_TIMEOUT", default=2.0)
+# Public board pages: max-age of their Cache-Control, and the longest a member's
+# cached stats are served (pages themselves are cached per board version).
+LEADERBOARD_CACHE_SECONDS = env.int("LEADERBOARD_CACHE_SECONDS", default=2)
 
 # --- Ingestion ------------------------------------------------------------
 FOOTBALL_DATA_BASE_URL = env("FOOTBALL_DATA_BASE_URL", default="https://api.football-data.org")
