@@ -219,3 +219,20 @@ def test_member_stats_older_than_the_cache_seconds_are_worked_out_again(cup, set
     planted = {**json.loads(cached), "settled_guesses": 999}
     client.hset(f"lb:{{t:{tournament.id}}}:stats", member_field(members[0].id), b"%s|0|%s" % (version, json.dumps(planted).encode()))
     assert anonymous_client().get(url).json()["settled_guesses"] == 1
+
+
+def test_around_me_is_limited_per_member_by_a_one_round_trip_counter(cup, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "3/min"},
+    }
+    tournament, members, _ = cup
+    url = f"/api/v1/tournaments/{tournament.id}/leaderboard/me"
+    first, other = member_client(members[0]), member_client(members[1])
+    assert [first.get(url).status_code for _ in range(3)] == [200, 200, 200]
+    refused = first.get(url)
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert other.get(url).status_code == 200  # one budget per member
+    counters = projection_read.redis_client().keys("throttle:*")
+    assert len(counters) == 2 and all(0 < projection_read.redis_client().ttl(key) <= 61 for key in counters)

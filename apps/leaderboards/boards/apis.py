@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from apps.common.throttles import OneTripUserRateThrottle
 from apps.leaderboards.boards import pages
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.boards.selectors import (
@@ -169,6 +170,7 @@ class TournamentLeaderboardMeApi(APIView):
     permission_classes = [IsAuthenticated]
     # The member's id comes from the signed token alone: no member row is read per request.
     authentication_classes = [JWTStatelessUserAuthentication]
+    throttle_classes = [OneTripUserRateThrottle]
 
     @extend_schema(
         operation_id="tournaments_leaderboard_me",
