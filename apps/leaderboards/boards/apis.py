@@ -9,6 +9,7 @@ the edge limits and micro-caches them (README "Reads under load").
 
 from django.conf import settings
 from django.http import HttpResponse, QueryDict
+from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -36,6 +37,10 @@ from apps.leaderboards.boards.serializers import (
 )
 from apps.leaderboards.boards.services import board_projection_repair
 from apps.leagues.selectors import league_get_for_member
+
+# The stateless JWT scheme is the same bearer JWT in the schema as the default one;
+# drf-spectacular names both "jwtAuth" and would warn of a collision.
+set_override(JWTStatelessUserAuthentication, "suppress_collision_warning", True)
 
 SOURCE_HEADER = "X-Leaderboard-Source"
 PRIVATE = "private, no-cache"
