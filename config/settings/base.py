@@ -104,6 +104,27 @@ if "sqlite" in DATABASES["default"]["ENGINE"]:
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+# Connection pool (Django's psycopg pool) for the web and realtime roles: a
+# burst of requests borrows kept connections instead of opening one each.
+# Their entry points (scoreboard/wsgi.py, asgi.py) set DATABASE_POOL on;
+# Celery processes and manage.py do not: a prefork worker holds one connection
+# per child anyway, and a pool created before a fork is unusable after it.
+# DATABASE_POOL_MAX=0 turns it off everywhere. PostgreSQL only: SQLite has none.
+DATABASE_POOL_MAX = env.int("DATABASE_POOL_MAX", default=10)
+DATABASE_POOL = (
+    env.bool("DATABASE_POOL", default=False)
+    and DATABASE_POOL_MAX > 0
+    and "postgresql" in DATABASES["default"]["ENGINE"]
+)
+if DATABASE_POOL:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(env.int("DATABASE_POOL_MIN", default=1), DATABASE_POOL_MAX),
+        "max_size": DATABASE_POOL_MAX,
+        # Seconds a request waits for a free connection before failing.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+    # Django refuses persistent connections with a pool: the pool keeps them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "members.Member"
@@ -214,6 +235,9 @@ SETTLEMENT_BATCH_PAUSE_SECONDS = env.float("SETTLEMENT_BATCH_PAUSE_SECONDS", def
 # Raise the settlement worker's nice value (0: unchanged) so web requests win the CPU on a shared host.
 SETTLEMENT_WORKER_NICE = env.int("SETTLEMENT_WORKER_NICE", default=0)
 LEADERBOARD_REDIS_TIMEOUT = env.float("LEADERBOARD_REDIS_TIMEOUT", default=2.0)
+# Public board pages: max-age of their Cache-Control, and the longest a member's
+# cached stats are served (pages themselves are cached per board version).
+LEADERBOARD_CACHE_SECONDS = env.int("LEADERBOARD_CACHE_SECONDS", default=2)
 
 # --- Ingestion ------------------------------------------------------------
 FOOTBALL_DATA_BASE_URL = env("FOOTBALL_DATA_BASE_URL", default="https://api.football-data.org")

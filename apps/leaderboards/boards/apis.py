@@ -1,13 +1,32 @@
-"""Leaderboards and member stats (API.md "Leaderboards")."""
+"""Leaderboards and member stats (API.md "Leaderboards").
 
+Public boards (a tournament's, a round's) are served from a cache per board
+version with an ETag (`pages`); a member's own reads and league boards are
+`Cache-Control: private`. Public reads read no token and run no DRF throttle:
+a cached page costs less than a throttle's own two Redis round trips, and
+the edge limits and micro-caches them (README "Reads under load").
+"""
+
+from django.conf import settings
+from django.http import HttpResponse, QueryDict
+from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
-from apps.common.errors import NotFound
+from apps.common.throttles import OneTripUserRateThrottle
+from apps.leaderboards.boards import pages
 from apps.leaderboards.boards.keys import BoardKey
-from apps.leaderboards.boards.selectors import board_resolve, leaderboard_around, leaderboard_page, member_stats
+from apps.leaderboards.boards.selectors import (
+    SOURCE_REDIS,
+    board_resolve,
+    leaderboard_around,
+    leaderboard_page,
+    member_stats,
+)
 from apps.leaderboards.boards.serializers import (
     LeaderboardAroundInputSerializer,
     LeaderboardAroundOutputSerializer,
@@ -18,10 +37,17 @@ from apps.leaderboards.boards.serializers import (
 )
 from apps.leaderboards.boards.services import board_projection_repair
 from apps.leagues.selectors import league_get_for_member
-from apps.matches.models import Round
-from apps.matches.selectors import tournament_get
+
+# The stateless JWT scheme is the same bearer JWT in the schema as the default one;
+# drf-spectacular names both "jwtAuth" and would warn of a collision.
+set_override(JWTStatelessUserAuthentication, "suppress_collision_warning", True)
 
 SOURCE_HEADER = "X-Leaderboard-Source"
+PRIVATE = "private, no-cache"
+
+
+def _public_cache_control() -> str:
+    return f"public, max-age={settings.LEADERBOARD_CACHE_SECONDS}"
 
 
 def _read(board: BoardKey, read) -> dict:
@@ -36,14 +62,18 @@ def _read(board: BoardKey, read) -> dict:
     return page
 
 
-def _page_response(request, page: dict, *, limit: int, offset: int) -> Response:
+def _page_body(request, page: dict, *, limit: int, offset: int, extra: dict | None = None) -> dict:
+    """The page as served. Its links carry only the parameters the board reads (`extra`, limit, offset),
+    so the body depends on the page alone, never on other query parameters: one cached body per page."""
+
     def link(new_offset: int) -> str:
-        query = request.GET.copy()
+        query = QueryDict(mutable=True)
+        query.update(extra or {})
         query["limit"], query["offset"] = str(limit), str(new_offset)
         return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
     total = page["total"]
-    body = {
+    return {
         "count": total,
         "total": total,
         "version": page["version"],
@@ -52,7 +82,27 @@ def _page_response(request, page: dict, *, limit: int, offset: int) -> Response:
         "previous": link(max(0, offset - limit)) if offset > 0 else None,
         "results": page["rows"],
     }
-    return Response(body, headers={SOURCE_HEADER: page["source"]})
+
+
+def _page_response(request, page: dict, *, limit: int, offset: int) -> Response:
+    page.pop("generation", None)
+    body = _page_body(request, page, limit=limit, offset=offset)
+    return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
+
+
+def _public_page(body: bytes, *, etag: str, source: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/json")
+    response[SOURCE_HEADER] = source
+    response["ETag"] = etag
+    response["Cache-Control"] = _public_cache_control()
+    return response
+
+
+def _not_modified(etag: str) -> HttpResponse:
+    response = HttpResponse(status=304)
+    response["ETag"] = etag
+    response["Cache-Control"] = _public_cache_control()
+    return response
 
 
 def _around_response(page: dict) -> Response:
@@ -63,7 +113,7 @@ def _around_response(page: dict) -> Response:
         "me": page["me"],
         "results": page["rows"],
     }
-    return Response(body, headers={SOURCE_HEADER: page["source"]})
+    return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
 
 
 def _league_board(request, league_id: int) -> BoardKey:
@@ -73,28 +123,59 @@ def _league_board(request, league_id: int) -> BoardKey:
 
 class TournamentLeaderboardApi(APIView):
     permission_classes = [AllowAny]
+    # The page is the same for everyone: no token is read, no member looked up.
+    authentication_classes = []
+    throttle_classes = []
 
     @extend_schema(
         operation_id="tournaments_leaderboard",
         parameters=[TournamentLeaderboardInputSerializer],
-        responses={200: LeaderboardPageOutputSerializer},
+        responses={200: LeaderboardPageOutputSerializer, 304: OpenApiResponse(description="If-None-Match matched")},
     )
     def get(self, request, tournament_id: int):
         serializer = TournamentLeaderboardInputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
-        tournament_get(tournament_id=tournament_id)
-        board = BoardKey.of_tournament(tournament_id)
+        limit, offset = params["limit"], params["offset"]
+        pages.tournament_known(tournament_id=tournament_id)
+        board, extra = BoardKey.of_tournament(tournament_id), {}
         if "round" in params:
-            if not Round.objects.filter(pk=params["round"], tournament_id=tournament_id).exists():
-                raise NotFound("round_not_found", "This tournament has no round with this id.")
-            board = BoardKey.of_round(tournament_id, params["round"])
-        page = _read(board, lambda b: leaderboard_page(board=b, limit=params["limit"], offset=params["offset"]))
-        return _page_response(request, page, limit=params["limit"], offset=params["offset"])
+            pages.round_known(tournament_id=tournament_id, round_id=params["round"])
+            board, extra = BoardKey.of_round(tournament_id, params["round"]), {"round": str(params["round"])}
+        site = f"{request.scheme}://{request.get_host()}"
+        if_none_match = request.headers.get("If-None-Match")
+
+        stamp = pages.board_stamp(tournament_id=tournament_id)
+        if stamp is not None:
+            key = pages.page_key(board=board, stamp=stamp, limit=limit, offset=offset, site=site)
+            etag = pages.etag_of_key(key)
+            if pages.etag_matches(if_none_match, etag):
+                return _not_modified(etag)
+            body = pages.page_cached(key)
+            if body is not None:
+                return _public_page(body, etag=etag, source=SOURCE_REDIS)
+
+        # Built the way an uncached read always was; cached under the version it was read at.
+        page = _read(board, lambda b: leaderboard_page(board=b, limit=limit, offset=offset))
+        generation = page.pop("generation")
+        body = JSONRenderer().render(_page_body(request, page, limit=limit, offset=offset, extra=extra))
+        if page["source"] == SOURCE_REDIS:
+            stamp = pages.stamp_of(version=page["version"], generation=generation)
+            key = pages.page_key(board=board, stamp=stamp, limit=limit, offset=offset, site=site)
+            pages.page_store(key, body)
+            etag = pages.etag_of_key(key)
+        else:
+            etag = pages.etag_of_body(body)
+        if pages.etag_matches(if_none_match, etag):
+            return _not_modified(etag)
+        return _public_page(body, etag=etag, source=page["source"])
 
 
 class TournamentLeaderboardMeApi(APIView):
     permission_classes = [IsAuthenticated]
+    # The member's id comes from the signed token alone: no member row is read per request.
+    authentication_classes = [JWTStatelessUserAuthentication]
+    throttle_classes = [OneTripUserRateThrottle]
 
     @extend_schema(
         operation_id="tournaments_leaderboard_me",
@@ -104,9 +185,10 @@ class TournamentLeaderboardMeApi(APIView):
     def get(self, request, tournament_id: int):
         serializer = LeaderboardAroundInputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
-        tournament_get(tournament_id=tournament_id)
+        pages.tournament_known(tournament_id=tournament_id)
         board = BoardKey.of_tournament(tournament_id)
-        page = _read(board, lambda b: leaderboard_around(board=b, member_id=request.user.pk, **serializer.validated_data))
+        member_id = int(request.user.pk)  # a token's claim (simplejwt keeps it as a string)
+        page = _read(board, lambda b: leaderboard_around(board=b, member_id=member_id, **serializer.validated_data))
         return _around_response(page)
 
 
@@ -145,10 +227,15 @@ class LeagueLeaderboardMeApi(APIView):
 
 class MemberStatsApi(APIView):
     permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
 
     @extend_schema(operation_id="tournaments_member_stats", responses={200: MemberStatsOutputSerializer})
     def get(self, request, tournament_id: int, member_id: int):
-        tournament_get(tournament_id=tournament_id)
+        pages.tournament_known(tournament_id=tournament_id)
         stats = member_stats(tournament_id=tournament_id, member_id=member_id)
         source = stats.pop("source")
-        return Response(MemberStatsOutputSerializer(stats).data, headers={SOURCE_HEADER: source})
+        return Response(
+            MemberStatsOutputSerializer(stats).data,
+            headers={SOURCE_HEADER: source, "Cache-Control": _public_cache_control()},
+        )

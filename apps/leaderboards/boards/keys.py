@@ -9,10 +9,15 @@ Redis Cluster slot (one script can read a set and its version):
     lb:{t:7}            the tournament board
     lb:{t:7}:r:3        the round table of round 3
     lb:{t:7}:l:42       league 42 (its members with their tournament totals)
-    lb:{t:7}:meta       hash: v (the boards' version), at (as_of, ISO 8601)
+    lb:{t:7}:meta       hash: v (the boards' version), at (as_of, ISO 8601),
+                        n (grows when a listed member's display name changes)
     lb:{t:7}:ready      present once the tournament's sets were built from the database
     lb:{t:7}:leagues    set of league ids whose sets are built
     lb:{t:7}:leagues:fp hash: league id -> the membership fingerprint its set was built from
+    lb:{t:7}:names      hash: member -> display name (filled by reads, dropped on a rename)
+    lb:{t:7}:oh         hash: member -> "v:outcome hits" of the tournament board (valid at version v)
+    lb:{t:7}:r:3:oh     the same for round 3
+    lb:{t:7}:stats      hash: member -> "v|written at|member stats JSON"
 """
 
 from __future__ import annotations
@@ -125,3 +130,18 @@ def rebuild_queued_key(tournament_id: int) -> str:
 def member_field(member_id: int) -> bytes:
     """A member as stored in a set: zero-padded, so equal scores list by member id."""
     return b"%012d" % member_id
+
+
+def names_key(tournament_id: int) -> str:
+    return f"{tournament_key(tournament_id)}:names"
+
+
+def outcome_key(board: BoardKey) -> str:
+    """Outcome hits cached for a board's rows: a league lists tournament totals, so it shares the tournament's."""
+    if board.kind == ROUND:
+        return f"{board.redis_key}:oh"
+    return f"{tournament_key(board.tournament)}:oh"
+
+
+def stats_key(tournament_id: int) -> str:
+    return f"{tournament_key(tournament_id)}:stats"

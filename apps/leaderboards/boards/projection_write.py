@@ -8,6 +8,7 @@ tournament lock (`locks`) so a slower write can never overwrite a newer total.
 """
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -23,7 +24,9 @@ from apps.leaderboards.boards.keys import (
     leagues_ready_key,
     member_field,
     meta_key,
+    names_key,
     ready_key,
+    stats_key,
     tournament_key,
 )
 from apps.leaderboards.boards.locks import tournament_lock
@@ -143,6 +146,32 @@ def projection_league_invalidate(*, tournament_id: int, league_id: int) -> None:
     except RedisError as exc:
         redis_failed(exc)
         projection_mark_stale(tournament_id=tournament_id)
+
+
+def projection_member_name_forget(*, member_id: int) -> None:
+    """Drop a member's cached display name from each tournament they stand in, and bump its name generation.
+
+    Call after the member's change commits. The generation (`meta` n) is part
+    of a public page's cache key and ETag, so pages listing the old name stop
+    being served, and a read that fetched the old name before the change
+    committed does not store it (see `selectors._NAMES_STORE_LUA`).
+    """
+    if not projection_enabled():
+        return
+    tournament_ids = list(Standing.objects.filter(member_id=member_id).values_list("tournament_id", flat=True))
+    if not tournament_ids:
+        return
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for tournament_id in tournament_ids:
+            pipe.hdel(names_key(tournament_id), member_field(member_id))
+            pipe.hincrby(meta_key(tournament_id), "n", 1)
+        pipe.execute()
+    except RedisError as exc:
+        # Names would stay stale until the cache expires: the rebuild drops them.
+        redis_failed(exc)
+        for tournament_id in tournament_ids:
+            projection_mark_stale(tournament_id=tournament_id)
 
 
 def projection_mark_stale(*, tournament_id: int) -> None:
@@ -312,6 +341,12 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
         as_of = state.as_of or timezone.now()
         pipe = client.pipeline(transaction=True)
         pipe.hset(meta_key(tournament_id), mapping={"v": state.version, "at": as_of.isoformat()})
+        # Cached names may have missed a rename while Redis was away: start them
+        # afresh, under a new name generation (cached pages carry it in their
+        # keys). From the clock, not counted up: after Redis lost everything a
+        # count would start again at a value pages were already cached under.
+        pipe.delete(names_key(tournament_id), stats_key(tournament_id))
+        pipe.hset(meta_key(tournament_id), "n", time.time_ns() // 1000)
         pipe.set(ready_key(tournament_id), timezone.now().isoformat())
         pipe.execute()
         BoardState.objects.filter(tournament_id=tournament_id).update(projection_stale=False)

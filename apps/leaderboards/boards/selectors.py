@@ -7,9 +7,12 @@ the database with `projection_missing` set, and the caller that can write
 (the API view, through `services.board_projection_repair`) has it rebuilt.
 """
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -17,7 +20,7 @@ from django.utils import timezone
 from apps.common.errors import NotFound
 from apps.guesses.models import Guess
 from apps.leaderboards.boards.keys import LEAGUE, ROUND, TOURNAMENT, BoardKey, member_field, meta_key, ready_key
-from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key
+from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key, names_key, outcome_key, stats_key
 from apps.leaderboards.boards.projection_read import (
     RedisError,
     league_fingerprint_now,
@@ -65,6 +68,8 @@ class _Read:
     as_of: str | None
     source: str
     outcome: dict | None = None  # member id -> outcome hits, when the rows carried them
+    names: dict | None = None  # member id -> display name, those found in the Redis name cache
+    generation: str = ""  # the board's name generation (meta n) the Redis read saw
 
 
 # --- public selectors ---------------------------------------------------------
@@ -109,7 +114,62 @@ def member_stats(*, tournament_id: int, member_id: int) -> dict:
 
     percentile = 100 * (total - rank + 1) / total: the share of participants
     the member is level with or ahead of (100 for the leader).
+
+    Served from Redis in one round trip when the member's stats were worked
+    out at the board's current version less than LEADERBOARD_CACHE_SECONDS
+    ago (the age bound covers the settled-guess count, which turns when a
+    settlement finishes, after its last version bump).
     """
+    cached = _stats_cached(tournament_id, member_id)
+    if cached is not None and cached[1] is not None:
+        return cached[1]
+    stats = _member_stats_compute(tournament_id=tournament_id, member_id=member_id)
+    if cached is not None and stats["source"] == SOURCE_REDIS:
+        _stats_store(tournament_id, member_id, cached[0], stats)
+    return stats
+
+
+_STATS_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return {0} end
+return {1, redis.call('HGET', KEYS[1], 'v') or '', redis.call('HGET', KEYS[3], ARGV[1]) or ''}
+"""
+
+
+def _stats_cached(tournament_id: int, member_id: int) -> tuple[int, dict | None] | None:
+    """(the board's version, the member's stats cached at it or None); None when Redis cannot answer."""
+    if not redis_available():
+        return None
+    keys = [meta_key(tournament_id), ready_key(tournament_id), stats_key(tournament_id)]
+    try:
+        reply = _script(redis_client(), _STATS_LUA)(keys=keys, args=[member_field(member_id)])
+    except RedisError as exc:
+        redis_failed(exc)
+        return None
+    if reply[0] == 0:
+        return None
+    version = int(reply[1] or 0)
+    stored_at, _, rest = reply[2].partition(b"|")
+    written, _, stats = rest.partition(b"|")
+    fresh = (
+        stats
+        and int(stored_at) == version
+        and 0 <= time.time() - float(written) < settings.LEADERBOARD_CACHE_SECONDS
+    )
+    return version, (json.loads(stats) if fresh else None)
+
+
+def _stats_store(tournament_id: int, member_id: int, version: int, stats: dict) -> None:
+    value = f"{version}|{time.time()}|{json.dumps(stats, separators=(',', ':'))}"
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.hset(stats_key(tournament_id), member_field(member_id), value)
+        pipe.expire(stats_key(tournament_id), NAMES_TTL_SECONDS)
+        pipe.execute()
+    except RedisError as exc:
+        redis_failed(exc)
+
+
+def _member_stats_compute(*, tournament_id: int, member_id: int) -> dict:
     standing = (
         Standing.objects.filter(tournament_id=tournament_id, member_id=member_id)
         .values("points", "exact_hits", "outcome_hits")
@@ -153,17 +213,28 @@ def settled_guess_count(*, tournament_id: int, member_id: int) -> int:
 
 # --- Redis path -----------------------------------------------------------------
 # One round trip per read: the readiness check, the count, the rows, the
-# count strictly ahead of the first row and the board's version run as one
-# script (all keys share the tournament's hash slot). Scores come back as
-# strings; they are integers well inside a double's exact range.
+# count strictly ahead of the first row, the board's version and the cached
+# display names and outcome hits of the listed members run as one script (all
+# keys share the tournament's hash slot). Scores come back as strings; they
+# are integers well inside a double's exact range.
+_DETAILS_LUA = """
+local names, outcomes = {}, {}
+if #entries > 0 then
+  local members = {}
+  for i = 1, #entries, 2 do members[#members + 1] = entries[i] end
+  names = redis.call('HMGET', KEYS[4], unpack(members))
+  outcomes = redis.call('HMGET', KEYS[5], unpack(members))
+end
+local meta = redis.call('HMGET', KEYS[2], 'v', 'at', 'n')
+return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start, names, outcomes, meta[3] or ''}
+"""
 _PAGE_LUA = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
 local entries = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
 local ahead = 0
 if #entries > 0 then ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2]) end
-local meta = redis.call('HMGET', KEYS[2], 'v', 'at')
-return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', tonumber(ARGV[1])}
-"""
+local start = tonumber(ARGV[1])
+""" + _DETAILS_LUA
 _AROUND_LUA = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
 local position = redis.call('ZRANK', KEYS[1], ARGV[1])
@@ -173,9 +244,18 @@ local start = position - around
 if start < 0 then start = 0 end
 local entries = redis.call('ZRANGE', KEYS[1], start, position + around, 'WITHSCORES')
 local ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2])
-local meta = redis.call('HMGET', KEYS[2], 'v', 'at')
-return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start}
+""" + _DETAILS_LUA
+# Names read from the database are written back only while the board's name
+# generation is the one the read saw: a rename in between bumps it, so an
+# old name read before the rename committed is never stored after it.
+_NAMES_STORE_LUA = """
+if (redis.call('HGET', KEYS[2], 'n') or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
 """
+# Cached names live this long after the last one was added (renames drop theirs at once).
+NAMES_TTL_SECONDS = 24 * 3600
 _scripts: dict[tuple[int, str], object] = {}
 
 
@@ -234,18 +314,36 @@ def _ranked_entries(entries: list, start: int, first_ahead: int) -> list[tuple[i
 def _scripted(reply) -> _Read | None:
     if reply[0] == 0:
         return None
-    _, total, ahead, entries, version, as_of, start = reply
+    _, total, ahead, entries, version, as_of, start, names, outcomes, generation = reply
+    version = int(version or 0)
+    ids = [int(entries[index]) for index in range(0, len(entries), 2)]
+    cached_outcome = {}
+    for member_id, value in zip(ids, outcomes):
+        # "v:hits": only hits stored at the version read are the board's now.
+        if value is not None:
+            stored_at, _, hits = value.partition(b":")
+            if int(stored_at) == version:
+                cached_outcome[member_id] = int(hits)
     return _Read(
         ranked=_ranked_entries(entries, int(start), int(ahead)),
         total=int(total),
-        version=int(version or 0),
+        version=version,
         as_of=as_of.decode() if as_of else None,
         source=SOURCE_REDIS,
+        outcome=cached_outcome,
+        names={member_id: name.decode() for member_id, name in zip(ids, names) if name is not None},
+        generation=generation.decode(),
     )
 
 
 def _board_keys(target: BoardKey) -> list[str]:
-    return [target.redis_key, meta_key(target.tournament), ready_key(target.tournament)]
+    return [
+        target.redis_key,
+        meta_key(target.tournament),
+        ready_key(target.tournament),
+        names_key(target.tournament),
+        outcome_key(target),
+    ]
 
 
 def _redis_page(client, target: BoardKey, offset: int, limit: int) -> _Read | None:
@@ -389,31 +487,26 @@ def _db_stats_ranks(tournament_id: int, standing: dict, rounds: list) -> tuple[i
 # --- rows -------------------------------------------------------------------------------
 def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
     ids = [member_id for _, member_id, _, _ in found.ranked]
-    details: dict[int, tuple[int, str]] = {}
-    if ids:
-        # Redis orders by points and exact hits only: outcome hits and names come
-        # from the rows themselves, in one query keyed by the primary keys.
-        if target.kind == ROUND:
-            query = RoundStanding.objects.filter(round_id=target.id, member_id__in=ids)
-        else:
-            query = Standing.objects.filter(tournament_id=target.tournament, member_id__in=ids)
-        for member_id, outcome_hits, display_name, username in query.values_list(
-            "member_id", "outcome_hits", "member__display_name", "member__username"
-        ):
-            details[member_id] = (outcome_hits, display_name or username)
-        absent = [member_id for member_id in ids if member_id not in details]
-        if absent:  # a league member who never joined the tournament
-            for member_id, display_name, username in Member.objects.filter(pk__in=absent).values_list(
-                "id", "display_name", "username"
-            ):
-                details[member_id] = (0, display_name or username)
+    names = dict(found.names or {})
+    outcome = dict(found.outcome or {})
+    wanted = [member_id for member_id in ids if member_id not in names or member_id not in outcome]
+    if wanted:
+        # Redis orders by points and exact hits only: outcome hits and names not
+        # cached yet come from the rows themselves, in one query keyed by the
+        # primary keys, and are cached for the next read.
+        fetched = _details_fetch(target, wanted)
+        for member_id, (outcome_hits, display_name) in fetched.items():
+            names.setdefault(member_id, display_name)
+            outcome.setdefault(member_id, outcome_hits)
+        if found.source == SOURCE_REDIS and fetched:
+            _details_store(target, found, fetched)
     rows = [
         {
             "rank": rank,
-            "member": {"id": member_id, "display_name": details.get(member_id, (0, ""))[1]},
+            "member": {"id": member_id, "display_name": names.get(member_id, "")},
             "points": points,
             "exact_hits": exact_hits,
-            "outcome_hits": (found.outcome or {}).get(member_id, details.get(member_id, (0, ""))[0]),
+            "outcome_hits": outcome.get(member_id, 0),
         }
         for rank, member_id, points, exact_hits in found.ranked
     ]
@@ -423,5 +516,48 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
         "version": found.version,
         "as_of": found.as_of or timezone.now().isoformat(),
         "source": found.source,
+        "generation": found.generation,
         "projection_missing": missing,
     }
+
+
+def _details_fetch(target: BoardKey, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """member id -> (outcome hits on the board, display name), from the database."""
+    details: dict[int, tuple[int, str]] = {}
+    if target.kind == ROUND:
+        query = RoundStanding.objects.filter(round_id=target.id, member_id__in=ids)
+    else:
+        query = Standing.objects.filter(tournament_id=target.tournament, member_id__in=ids)
+    for member_id, outcome_hits, display_name, username in query.values_list(
+        "member_id", "outcome_hits", "member__display_name", "member__username"
+    ):
+        details[member_id] = (outcome_hits, display_name or username)
+    absent = [member_id for member_id in ids if member_id not in details]
+    if absent:  # a league member who never joined the tournament
+        for member_id, display_name, username in Member.objects.filter(pk__in=absent).values_list(
+            "id", "display_name", "username"
+        ):
+            details[member_id] = (0, display_name or username)
+    return details
+
+
+def _details_store(target: BoardKey, found: _Read, fetched: dict[int, tuple[int, str]]) -> None:
+    """Cache names and outcome hits a Redis read had to fetch, in one round trip; a failure only costs the cache."""
+    try:
+        client = redis_client()
+        pipe = client.pipeline(transaction=False)
+        name_args: list = []
+        hits: dict = {}
+        for member_id, (outcome_hits, display_name) in fetched.items():
+            name_args += [member_field(member_id), display_name]
+            hits[member_field(member_id)] = f"{found.version}:{outcome_hits}"
+        _script(client, _NAMES_STORE_LUA)(
+            keys=[names_key(target.tournament), meta_key(target.tournament)],
+            args=[found.generation, NAMES_TTL_SECONDS, *name_args],
+            client=pipe,
+        )
+        pipe.hset(outcome_key(target), mapping=hits)
+        pipe.expire(outcome_key(target), NAMES_TTL_SECONDS)
+        pipe.execute()
+    except RedisError as exc:
+        redis_failed(exc)
