@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from apps.common.throttles import OneTripUserRateThrottle
+from apps.common.serializers import query_validated
 from apps.leaderboards.boards import pages
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.boards.selectors import (
@@ -183,12 +184,11 @@ class TournamentLeaderboardMeApi(APIView):
         responses={200: LeaderboardAroundOutputSerializer, 404: OpenApiResponse(description="not_participating")},
     )
     def get(self, request, tournament_id: int):
-        serializer = LeaderboardAroundInputSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
+        params = query_validated(LeaderboardAroundInputSerializer, request)
         pages.tournament_known(tournament_id=tournament_id)
         board = BoardKey.of_tournament(tournament_id)
         member_id = int(request.user.pk)  # a token's claim (simplejwt keeps it as a string)
-        page = _read(board, lambda b: leaderboard_around(board=b, member_id=member_id, **serializer.validated_data))
+        page = _read(board, lambda b: leaderboard_around(board=b, member_id=member_id, **params))
         return _around_response(page)
 
 
@@ -201,9 +201,7 @@ class LeagueLeaderboardApi(APIView):
         responses={200: LeaderboardPageOutputSerializer},
     )
     def get(self, request, league_id: int):
-        serializer = LeaderboardPageInputSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
+        params = query_validated(LeaderboardPageInputSerializer, request)
         board = _league_board(request, league_id)
         page = _read(board, lambda b: leaderboard_page(board=b, limit=params["limit"], offset=params["offset"]))
         return _page_response(request, page, limit=params["limit"], offset=params["offset"])
@@ -218,10 +216,9 @@ class LeagueLeaderboardMeApi(APIView):
         responses={200: LeaderboardAroundOutputSerializer},
     )
     def get(self, request, league_id: int):
-        serializer = LeaderboardAroundInputSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
+        params = query_validated(LeaderboardAroundInputSerializer, request)
         board = _league_board(request, league_id)
-        page = _read(board, lambda b: leaderboard_around(board=b, member_id=request.user.pk, **serializer.validated_data))
+        page = _read(board, lambda b: leaderboard_around(board=b, member_id=request.user.pk, **params))
         return _around_response(page)
 
 
