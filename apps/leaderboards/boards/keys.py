@@ -13,6 +13,7 @@ Redis Cluster slot (one script can read a set and its version):
     lb:{t:7}:ready      present once the tournament's sets were built from the database
     lb:{t:7}:leagues    set of league ids whose sets are built
     lb:{t:7}:leagues:fp hash: league id -> the membership fingerprint its set was built from
+    lb:{t:7}:owed       set of member ids whose new total the boards still owe (score actions)
 """
 
 from __future__ import annotations
@@ -125,3 +126,18 @@ def rebuild_queued_key(tournament_id: int) -> str:
 def member_field(member_id: int) -> bytes:
     """A member as stored in a set: zero-padded, so equal scores list by member id."""
     return b"%012d" % member_id
+
+
+def owed_key(tournament_id: int) -> str:
+    """Set of member ids whose total changed in the database and is not yet written to the boards."""
+    return f"{tournament_key(tournament_id)}:owed"
+
+
+def owed_flush_queued_key(tournament_id: int) -> str:
+    """Present while a job that writes the owed totals is queued (one at a time per tournament)."""
+    return f"{tournament_key(tournament_id)}:owed-queued"
+
+
+def awards_queued_key(tournament_id: int) -> str:
+    """Present while a job that applies the tournament's pending score awards is queued."""
+    return f"{tournament_key(tournament_id)}:awards-queued"
