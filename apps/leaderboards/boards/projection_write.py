@@ -4,7 +4,9 @@ Key names are in `keys`, the encoding and the client in `projection_read`.
 The database is the source of truth; every value written here is an absolute
 total read back from it (never an increment), so replaying a write is harmless
 and a rebuild restores everything. Writers serialise per tournament on the
-tournament lock (`locks`) so a slower write can never overwrite a newer total.
+tournament lock (`locks`) so a slower write can never overwrite a newer total;
+writers that commit without it (score awards) leave their members "owed" for
+the lock's next holder (below).
 """
 
 import logging
