@@ -174,6 +174,32 @@ def test_intake_sends_one_job_for_the_awards_that_arrive_while_one_is_queued(mon
     assert len(sent) == 2
 
 
+def test_the_sweeper_applies_awards_whose_job_was_lost_and_writes_totals_left_owed(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.leaderboards.settlement.sweeper import settlement_sweep
+
+    tournament, members, action, _ = _tournament(2)
+    projection_write.projection_rebuild(tournament_id=tournament.id)
+    awarded = _awards(tournament, action, members[:1], per_member=2)
+    # Totals left owed by a flush job that was lost: the database has 7 points, the board still 0.
+    Standing.objects.filter(tournament=tournament, member=members[1]).update(points=7)
+    projection_write.projection_owed_add(tournament_id=tournament.id, member_ids=[members[1].id])
+    swept = settlement_sweep()  # Celery is eager here: the jobs run inside the sweep
+    assert (swept["awards"], swept["owed"]) == ([], [tournament.id])  # the awards are not late yet
+    assert _redis_points(tournament, members[1].id) == 7
+
+    ScoreActionAward.objects.update(created_at=timezone.now() - timedelta(seconds=settings.SETTLEMENT_STUCK_SECONDS + 1))
+    swept = settlement_sweep()
+
+    assert (swept["awards"], swept["owed"]) == ([tournament.id], [])
+    assert not ScoreActionAward.objects.filter(status="pending").exists()
+    assert _redis_points(tournament, members[0].id) == awarded[members[0].id]
+    assert settlement_sweep() == {"settlements": [], "awards": [], "rebuilds": [], "owed": []}
+
+
 @pytest.mark.slow
 def test_20000_awards_applied_by_a_worker_during_a_settlement_of_the_same_tournament_count_once(tmp_path):
     tournament, members, action, request = _tournament(5_000, with_match=True)

@@ -85,10 +85,6 @@ def score_awards_queued_clear(*, tournament_id: int) -> None:
 
 def score_projection_flush_enqueue(*, tournament_id: int) -> None:
     """Send, in a second, the job that writes owed totals once the tournament lock is free (one queued at a time)."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-        # Eagerly it would run here, at once, and find the lock as busy as now:
-        # the lock's holder or the sweeper writes the totals instead.
-        return
     if not _first_to_queue(owed_flush_queued_key(tournament_id), seconds=OWED_FLUSH_QUEUED_SECONDS):
         return
     try:

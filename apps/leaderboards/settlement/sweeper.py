@@ -48,6 +48,7 @@ def settlement_sweep() -> dict:
     # One job per tournament applies all of its pending awards in batches.
     awards = sorted(
         ScoreActionAward.objects.filter(status=ScoreActionAward.Status.PENDING, created_at__lt=now - timeout)
+        .order_by("tournament_id")  # not the model's ordering by id, which would defeat DISTINCT
         .values_list("tournament_id", flat=True)
         .distinct()
     )

@@ -123,13 +123,15 @@ def score_action_apply(self, award_id: int) -> str:
         raise SETTLEMENT_RETRY.retry(self, exc)
 
 
-@app.task(name="apps.leaderboards.tasks.score_projection_flush")
-def score_projection_flush(tournament_id: int) -> str:
+@app.task(bind=True, name="apps.leaderboards.tasks.score_projection_flush")
+def score_projection_flush(self, tournament_id: int) -> str:
     """Write the owed totals of score awards once the tournament lock is free; tries again a second later."""
     score_projection_flush_queued_clear(tournament_id=tournament_id)
     if flush(tournament_id=tournament_id):
         return "written"
-    if projection_owed_count(tournament_id=tournament_id):
+    # Run eagerly (no broker), trying again would run here at once and find the
+    # lock as busy: the next award batch or the sweeper writes the totals instead.
+    if not self.request.is_eager and projection_owed_count(tournament_id=tournament_id):
         score_projection_flush_enqueue(tournament_id=tournament_id)
     return "busy"
 
