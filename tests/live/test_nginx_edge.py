@@ -217,6 +217,20 @@ def test_a_board_read_with_a_token_and_the_metrics_path_are_never_served_from_th
     assert httpx.get(f"{nginx.base}/metrics", timeout=10).status_code == 404
 
 
+def test_every_location_that_sets_its_own_headers_sets_the_shared_ones_again():
+    """nginx inherits proxy_set_header and add_header from the server only into locations that set none."""
+    text = CONF.read_text()
+    server = text[text.index("server {") :]
+    blocks = re.findall(r"location [^{]+\{(.*?)\n    \}", server, re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        if "proxy_set_header" in block:
+            for header in ("Host", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-ID"):
+                assert f"proxy_set_header {header} " in block, (header, block)
+        if "add_header" in block:
+            assert "add_header X-Request-ID " in block, block
+
+
 def test_docker_compose_renders_the_same_config_with_service_names():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     edge = compose["services"]["edge"]
