@@ -136,6 +136,22 @@ def test_a_batch_skips_members_whose_standing_another_transaction_holds_and_appl
     assert standings_verify(tournament_id=tournament.id) == []
 
 
+def test_a_job_whose_awards_stay_locked_leaves_them_to_the_sweeper_instead_of_spinning(monkeypatch):
+    tournament, members, action, _ = _tournament(1)
+    _awards(tournament, action, members, per_member=1)
+    monkeypatch.setattr(actions, "STALLED_SECONDS", 0.2)
+    with _other_connection() as other:
+        other.execute(
+            f"SELECT 1 FROM {Standing._meta.db_table} WHERE tournament_id = %s FOR UPDATE", [tournament.id]
+        )
+        started = time.monotonic()
+        report = actions.score_awards_apply(tournament_id=tournament.id)
+        assert time.monotonic() - started < 5
+        other.rollback()
+    assert report == {"applied": 0, "batches": 0, "more": False}
+    assert ScoreActionAward.objects.get().status == "pending"
+
+
 def test_while_another_writer_holds_the_tournament_lock_the_totals_wait_in_the_owed_set():
     tournament, members, action, _ = _tournament(2)
     projection_write.projection_rebuild(tournament_id=tournament.id)

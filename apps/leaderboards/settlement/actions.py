@@ -181,6 +181,7 @@ APPLY_BUDGET_SECONDS = 30
 # The wait before claiming again when every claimed award's standing was locked
 # by someone else (a settlement batch commits within a fraction of a second).
 LOCKED_PAUSE_SECONDS = 0.05
+STALLED_SECONDS = 5
 
 
 @dataclass
@@ -199,16 +200,24 @@ def score_awards_apply(*, tournament_id: int, budget_seconds: float = APPLY_BUDG
     """
     score_awards_queued_clear(tournament_id=tournament_id)
     started = time.monotonic()
+    stalled_since = None
     report = {"applied": 0, "batches": 0, "more": False}
     while True:
         batch = score_awards_apply_batch(tournament_id=tournament_id)
         if not batch.claimed:
             return report
         if batch.applied:
+            stalled_since = None
             report["applied"] += batch.applied
             report["batches"] += 1
             score_awards_project(tournament_id=tournament_id, members=batch.members, leagues=batch.leagues)
         else:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > STALLED_SECONDS:
+                # Rows held far longer than any batch holds them (or awards of a
+                # member without a standing): leave them to the sweeper.
+                logger.warning("score awards of tournament %s stay pending: their standings stay locked", tournament_id)
+                return report
             time.sleep(LOCKED_PAUSE_SECONDS)
         if time.monotonic() - started > budget_seconds:
             report["more"] = True
