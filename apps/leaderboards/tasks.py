@@ -5,6 +5,19 @@ rebuilds) and `settlement.tasks` (settlement, score awards, the sweeper).
 """
 
 from apps.leaderboards.boards.tasks import projection_rebuild
-from apps.leaderboards.settlement.tasks import score_action_apply, settlement_run, settlement_sweep
+from apps.leaderboards.settlement.tasks import (
+    score_action_apply,
+    score_actions_apply,
+    score_projection_flush,
+    settlement_run,
+    settlement_sweep,
+)
 
-__all__ = ["projection_rebuild", "score_action_apply", "settlement_run", "settlement_sweep"]
+__all__ = [
+    "projection_rebuild",
+    "score_action_apply",
+    "score_actions_apply",
+    "score_projection_flush",
+    "settlement_run",
+    "settlement_sweep",
+]

@@ -234,6 +234,8 @@ SETTLEMENT_LOCK_WAIT_SECONDS = env.int("SETTLEMENT_LOCK_WAIT_SECONDS", default=3
 SETTLEMENT_BATCH_PAUSE_SECONDS = env.float("SETTLEMENT_BATCH_PAUSE_SECONDS", default=0.0)
 # Raise the settlement worker's nice value (0: unchanged) so web requests win the CPU on a shared host.
 SETTLEMENT_WORKER_NICE = env.int("SETTLEMENT_WORKER_NICE", default=0)
+# Pending score awards one job claims and applies per transaction.
+SCORE_ACTION_BATCH_SIZE = env.int("SCORE_ACTION_BATCH_SIZE", default=5_000)
 LEADERBOARD_REDIS_TIMEOUT = env.float("LEADERBOARD_REDIS_TIMEOUT", default=2.0)
 # Public board pages: max-age of their Cache-Control, and the longest a member's
 # cached stats are served (pages themselves are cached per board version).

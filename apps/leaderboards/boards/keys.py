@@ -18,6 +18,7 @@ Redis Cluster slot (one script can read a set and its version):
     lb:{t:7}:oh         hash: member -> "v:outcome hits" of the tournament board (valid at version v)
     lb:{t:7}:r:3:oh     the same for round 3
     lb:{t:7}:stats      hash: member -> "v|written at|member stats JSON"
+    lb:{t:7}:owed       set of member ids whose new total the boards still owe (score actions)
 """
 
 from __future__ import annotations
@@ -145,3 +146,16 @@ def outcome_key(board: BoardKey) -> str:
 
 def stats_key(tournament_id: int) -> str:
     return f"{tournament_key(tournament_id)}:stats"
+def owed_key(tournament_id: int) -> str:
+    """Set of member ids whose total changed in the database and is not yet written to the boards."""
+    return f"{tournament_key(tournament_id)}:owed"
+
+
+def owed_flush_queued_key(tournament_id: int) -> str:
+    """Present while a job that writes the owed totals is queued (one at a time per tournament)."""
+    return f"{tournament_key(tournament_id)}:owed-queued"
+
+
+def awards_queued_key(tournament_id: int) -> str:
+    """Present while a job that applies the tournament's pending score awards is queued."""
+    return f"{tournament_key(tournament_id)}:awards-queued"

@@ -1,9 +1,11 @@
 """The tournament lock: one writer of a tournament's standings and projection at a time.
 
-Settlement jobs, score actions and projection rebuilds of one tournament take
-it, so their database batches never wait on each other's row locks (no
-deadlock whatever the order of rows), and their Redis writes land in commit
-order (no newer total overwritten by an older one). Reads never take it.
+Settlement jobs and projection rebuilds of one tournament take it, so their
+database batches never wait on each other's row locks (no deadlock whatever
+the order of rows), and their Redis writes land in commit order (no newer
+total overwritten by an older one). Score awards take it only to write Redis
+(from totals read under it), never for their database batches, which skip
+rows others hold (settlement.actions). Reads never take it.
 
 It is a PostgreSQL session advisory lock: it dies with the connection, so a
 worker killed mid-settlement frees it at once, and a job that holds it knows

@@ -4,7 +4,9 @@ Key names are in `keys`, the encoding and the client in `projection_read`.
 The database is the source of truth; every value written here is an absolute
 total read back from it (never an increment), so replaying a write is harmless
 and a rebuild restores everything. Writers serialise per tournament on the
-tournament lock (`locks`) so a slower write can never overwrite a newer total.
+tournament lock (`locks`) so a slower write can never overwrite a newer total;
+writers that commit without it (score awards) leave their members "owed" for
+the lock's next holder (below).
 """
 
 import logging
@@ -25,6 +27,7 @@ from apps.leaderboards.boards.keys import (
     member_field,
     meta_key,
     names_key,
+    owed_key,
     ready_key,
     stats_key,
     tournament_key,
@@ -117,6 +120,68 @@ def projection_move(
         pipe.hset(meta_key(tournament_id), mapping={"v": version, "at": as_of.isoformat()})
         pipe.execute()
     return boards
+
+
+# --- totals owed by writers that do not hold the tournament lock -------------
+# Score actions commit their points without the tournament lock (a settlement
+# may hold it for seconds), so they cannot write Redis in commit order
+# themselves. Each batch adds its members to the tournament's "owed" set after
+# it commits; whoever holds the lock next writes their totals as they are in
+# the database at that moment (projection_owed_flush). The pop comes before
+# the read, so a member added after the pop stays owed for the next holder,
+# and a total read after its commit is never older than the one it replaces:
+# settlement writes its batches only while it holds the lock, before any flush.
+OWED_CHUNK = 5_000
+
+
+def projection_owed_add(*, tournament_id: int, member_ids: Iterable[int], client: redis.Redis | None = None) -> None:
+    """Record that these members' totals changed in the database (after commit). Raises a Redis error."""
+    members = [int(member_id) for member_id in member_ids]
+    if members:
+        (client or redis_client()).sadd(owed_key(tournament_id), *members)
+
+
+def projection_owed_forget(*, tournament_id: int) -> None:
+    """Drop the owed set: a rebuild (which reads every total afresh) is on its way."""
+    redis_client().delete(owed_key(tournament_id))
+
+
+def projection_owed_count(*, tournament_id: int) -> int:
+    return int(redis_client().scard(owed_key(tournament_id)))
+
+
+def projection_owed_flush(*, tournament_id: int, client: redis.Redis | None = None) -> set[BoardKey]:
+    """Write the present totals of every owed member; returns the boards touched.
+
+    Call holding the tournament lock: no other writer moves these members'
+    sets meanwhile. Raises a Redis error (the caller marks the projection stale).
+    """
+    client = client or redis_client()
+    key = owed_key(tournament_id)
+    boards: set[BoardKey] = set()
+    while True:
+        popped = client.spop(key, OWED_CHUNK)
+        if not popped:
+            return boards
+        members = sorted(int(member) for member in popped)
+        totals = {
+            member_id: (points, exact_hits)
+            for member_id, points, exact_hits in Standing.objects.filter(
+                tournament_id=tournament_id, member_id__in=members
+            ).values_list("member_id", "points", "exact_hits")
+        }
+        rows = [(KIND_TOURNAMENT, tournament_id, m, *totals[m]) for m in members if m in totals]
+        rows += [
+            (KIND_LEAGUE, league_id, member_id, *totals[member_id])
+            for league_id, member_id in LeagueMembership.objects.filter(
+                member_id__in=list(totals), league__tournament_id=tournament_id
+            ).values_list("league_id", "member_id")
+        ]
+        state = BoardState.objects.filter(tournament_id=tournament_id).values_list("version", "as_of").first()
+        version, as_of = state if state else (0, None)
+        boards |= projection_move(
+            tournament_id=tournament_id, rows=rows, version=version, as_of=as_of or timezone.now(), client=client
+        )
 
 
 def projection_member_add(*, tournament_id: int, member_id: int) -> None:

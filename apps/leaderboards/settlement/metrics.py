@@ -42,7 +42,7 @@ database_write_seconds = Histogram(
 )
 score_actions = Counter(
     "scoreboard_score_actions_total",
-    "Score action requests by outcome: accepted, replayed, limited.",
+    "Score actions by outcome: requests accepted, replayed, limited; awards applied by workers (applied).",
     ["outcome"],
 )
 

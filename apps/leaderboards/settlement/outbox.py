@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.common.request_id import current as current_request_id
+from apps.leaderboards.boards.keys import awards_queued_key, owed_flush_queued_key
+from apps.leaderboards.boards.projection_read import RedisError, projection_enabled, redis_client
 from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match
 from apps.matches.services import match_settlement_kind_note
@@ -40,12 +42,12 @@ def settlement_request_write(*, match: Match, kind: str = SettlementRequest.Kind
     return request
 
 
-def _send(task_name: str, **kwargs) -> None:
+def _send(task_name: str, countdown: float | None = None, **kwargs) -> None:
     # Imported here, not at the top: the tasks call the services that call this
     # module (the Celery task <-> service pair the project allows).
     from apps.leaderboards.settlement import tasks
 
-    getattr(tasks, task_name).apply_async(kwargs=kwargs, queue="settlement")
+    getattr(tasks, task_name).apply_async(kwargs=kwargs, queue="settlement", countdown=countdown)
 
 
 def settlement_request_enqueue(*, request_id: int) -> None:
@@ -62,11 +64,67 @@ def settlement_request_enqueue(*, request_id: int) -> None:
         logger.error("could not enqueue settlement request %s (the sweeper will): %s", request_id, exc)
 
 
-def score_award_enqueue(*, award_id: int) -> None:
-    """Send the job that applies a score award; a lost message is sent again by the sweeper."""
+def score_awards_enqueue(*, tournament_id: int, coalesce: bool = True) -> None:
+    """Send the job that applies the tournament's pending score awards in batches.
+
+    Intake calls this after every accepted award. With `coalesce`, a Redis flag
+    (set here, cleared by the job before its first claim) sends one job for
+    the many awards that arrive while one is queued: an award committed before
+    the job clears the flag is claimed by that job, one committed after sets
+    the flag again and sends the next. Without Redis, or when it fails, the
+    job is sent anyway; a lost message is sent again by the sweeper.
+    """
+    if coalesce and not _first_to_queue(awards_queued_key(tournament_id), seconds=AWARDS_QUEUED_SECONDS):
+        return
     try:
-        _send("score_action_apply", award_id=award_id)
+        _send("score_actions_apply", tournament_id=tournament_id)
     except Exception as exc:
         if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
             raise
-        logger.error("could not enqueue score award %s (the sweeper will): %s", award_id, exc)
+        logger.error("could not enqueue the score awards of tournament %s (the sweeper will): %s", tournament_id, exc)
+
+
+def score_awards_queued_clear(*, tournament_id: int) -> None:
+    """The applying job starts: awards committed from now on must send another one."""
+    _forget(awards_queued_key(tournament_id))
+
+
+def score_projection_flush_enqueue(*, tournament_id: int) -> None:
+    """Send, in a second, the job that writes owed totals once the tournament lock is free (one queued at a time)."""
+    if not _first_to_queue(owed_flush_queued_key(tournament_id), seconds=OWED_FLUSH_QUEUED_SECONDS):
+        return
+    try:
+        _send("score_projection_flush", countdown=1, tournament_id=tournament_id)
+    except Exception as exc:
+        logger.error("could not enqueue the projection flush of tournament %s (the sweeper will): %s", tournament_id, exc)
+
+
+def score_projection_flush_queued_clear(*, tournament_id: int) -> None:
+    _forget(owed_flush_queued_key(tournament_id))
+
+
+# A flag outlives a lost message by this long at most; then the next award
+# (or the sweeper) sends a job again.
+AWARDS_QUEUED_SECONDS = 60
+OWED_FLUSH_QUEUED_SECONDS = 30
+
+
+def _first_to_queue(key: str, *, seconds: int) -> bool:
+    """Set `key` unless present; True when this caller set it (and so sends the job) or Redis cannot say."""
+    if not projection_enabled():
+        return True
+    try:
+        return bool(redis_client().set(key, 1, nx=True, ex=seconds))
+    except RedisError as exc:
+        logger.warning("could not check %s, sending the job anyway: %s", key, exc)
+        return True
+
+
+def _forget(key: str) -> None:
+    if not projection_enabled():
+        return
+    try:
+        redis_client().delete(key)
+    except RedisError as exc:
+        # The flag expires by itself; until then the sweeper covers what it hides.
+        logger.warning("could not clear %s: %s", key, exc)

@@ -2,7 +2,9 @@
 
 Settlement requests whose message was lost (still pending) or whose worker
 vanished (in progress, heartbeat stale) are sent again; so are score awards
-never applied; tournaments whose projection missed a Redis write are rebuilt.
+never applied (one job per tournament), and the projection flush of
+tournaments whose boards still owe score-award totals; tournaments whose
+projection missed a Redis write are rebuilt.
 Sending twice is harmless: claims are compare-and-swap and batches resume at
 their cursor.
 """
@@ -14,10 +16,15 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.leaderboards.boards.projection_read import projection_enabled
+from apps.leaderboards.boards.keys import owed_key
+from apps.leaderboards.boards.projection_read import RedisError, projection_enabled, redis_client
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
 from apps.leaderboards.models import BoardState, ScoreActionAward, SettlementRequest
-from apps.leaderboards.settlement.outbox import score_award_enqueue, settlement_request_enqueue
+from apps.leaderboards.settlement.outbox import (
+    score_awards_enqueue,
+    score_projection_flush_enqueue,
+    settlement_request_enqueue,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +45,43 @@ def settlement_sweep() -> dict:
     for request_id in stuck:
         settlement_request_enqueue(request_id=request_id)
 
-    awards = list(
+    # One job per tournament applies all of its pending awards in batches.
+    awards = sorted(
         ScoreActionAward.objects.filter(status=ScoreActionAward.Status.PENDING, created_at__lt=now - timeout)
-        .order_by("id")
-        .values_list("id", flat=True)[:1000]
+        .order_by("tournament_id")  # not the model's ordering by id, which would defeat DISTINCT
+        .values_list("tournament_id", flat=True)
+        .distinct()
     )
-    for award_id in awards:
-        score_award_enqueue(award_id=award_id)
+    for tournament_id in awards:
+        score_awards_enqueue(tournament_id=tournament_id, coalesce=False)
 
     stale = []
     if projection_enabled():
         stale = list(BoardState.objects.filter(projection_stale=True).values_list("tournament_id", flat=True))
         for tournament_id in stale:
             projection_rebuild_enqueue(tournament_id=tournament_id)
-    if stuck or awards or stale:
-        logger.warning("sweeper re-sent %s settlements, %s awards, %s rebuilds", len(stuck), len(awards), len(stale))
-    return {"settlements": stuck, "awards": awards, "rebuilds": stale}
+        owed = _owing_tournaments(exclude=set(stale))
+        for tournament_id in owed:
+            score_projection_flush_enqueue(tournament_id=tournament_id)
+    if stuck or awards or stale or owed:
+        logger.warning(
+            "sweeper re-sent %s settlements, the awards of %s tournaments, %s rebuilds, %s owed projections",
+            len(stuck), len(awards), len(stale), len(owed),
+        )  # fmt: skip
+    return {"settlements": stuck, "awards": awards, "rebuilds": stale, "owed": owed}
+
+
+def _owing_tournaments(*, exclude: set[int]) -> list[int]:
+    """Tournaments whose boards still owe score-award totals (a flush message lost, or never sent eagerly)."""
+    tournament_ids = [t for t in BoardState.objects.values_list("tournament_id", flat=True) if t not in exclude]
+    if not tournament_ids:
+        return []
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for tournament_id in tournament_ids:
+            pipe.scard(owed_key(tournament_id))
+        counts = pipe.execute()
+    except RedisError as exc:
+        logger.warning("could not read the owed projections: %s", exc)
+        return []
+    return [tournament_id for tournament_id, count in zip(tournament_ids, counts) if count]

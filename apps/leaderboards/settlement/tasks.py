@@ -14,7 +14,14 @@ from celery.signals import worker_ready, worker_shutting_down
 
 from apps.leaderboards.boards.tasks import SETTLEMENT_RETRY
 from apps.leaderboards.settlement import metrics
-from apps.leaderboards.settlement.actions import score_award_apply
+from apps.leaderboards.boards.projection_write import projection_owed_count
+from apps.leaderboards.settlement.actions import score_award_apply, score_awards_apply
+from apps.leaderboards.settlement.actions import score_projection_flush as flush
+from apps.leaderboards.settlement.outbox import (
+    score_awards_enqueue,
+    score_projection_flush_enqueue,
+    score_projection_flush_queued_clear,
+)
 from apps.leaderboards.settlement.operations import settlement_request_fail, settlement_request_note_error
 from apps.leaderboards.settlement.outbox import settlement_request_enqueue
 from apps.leaderboards.settlement.runner import ClaimLost
@@ -90,21 +97,57 @@ def _park(function, request_id: int, error: str) -> None:
 
 @app.task(
     bind=True,
+    name="apps.leaderboards.tasks.score_actions_apply",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def score_actions_apply(self, tournament_id: int) -> dict | str:
+    """Apply the tournament's pending awards in batches; a job left with more sends the next one."""
+    try:
+        report = score_awards_apply(tournament_id=tournament_id)
+    except SETTLEMENT_RETRY.transient as exc:
+        retries = self.request.retries or 0
+        if SETTLEMENT_RETRY.exhausted(retries) or self.request.is_eager:
+            # The awards stay pending: the sweeper sends the job again later.
+            logger.error("score awards of tournament %s not applied after %s retries: %s", tournament_id, retries, exc)
+            return "pending"
+        raise SETTLEMENT_RETRY.retry(self, exc)
+    if report["more"]:
+        score_awards_enqueue(tournament_id=tournament_id, coalesce=False)
+    return report
+
+
+@app.task(
+    bind=True,
     name="apps.leaderboards.tasks.score_action_apply",
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,
 )
 def score_action_apply(self, award_id: int) -> str:
+    """One award's message, as sent before awards went in batches (kept for messages queued across a deploy)."""
     try:
         return score_award_apply(award_id=award_id)
     except SETTLEMENT_RETRY.transient as exc:
         retries = self.request.retries or 0
         if SETTLEMENT_RETRY.exhausted(retries) or self.request.is_eager:
-            # The award stays pending: the sweeper sends it again later.
             logger.error("score award %s not applied after %s retries: %s", award_id, retries, exc)
             return "pending"
         raise SETTLEMENT_RETRY.retry(self, exc)
+
+
+@app.task(bind=True, name="apps.leaderboards.tasks.score_projection_flush")
+def score_projection_flush(self, tournament_id: int) -> str:
+    """Write the owed totals of score awards once the tournament lock is free; tries again a second later."""
+    score_projection_flush_queued_clear(tournament_id=tournament_id)
+    if flush(tournament_id=tournament_id):
+        return "written"
+    # Run eagerly (no broker), trying again would run here at once and find the
+    # lock as busy: the next award batch or the sweeper writes the totals instead.
+    if not self.request.is_eager and projection_owed_count(tournament_id=tournament_id):
+        score_projection_flush_enqueue(tournament_id=tournament_id)
+    return "busy"
 
 
 @app.task(name="apps.leaderboards.tasks.settlement_sweep")
