@@ -23,6 +23,7 @@ Redis Cluster slot (one script can read a set and its version):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TOURNAMENT = "tournament"
@@ -108,24 +109,29 @@ def tournament_key(tournament_id: int) -> str:
     return f"lb:{{t:{tournament_id}}}"
 
 
-def meta_key(tournament_id: int) -> str:
-    return f"{tournament_key(tournament_id)}:meta"
+def _tournament_part(suffix: str) -> Callable[[int], str]:
+    """The key maker of one per-tournament key: `lb:{t:ID}:<suffix>` (see the module docstring)."""
+
+    def key(tournament_id: int) -> str:
+        return f"{tournament_key(tournament_id)}:{suffix}"
+
+    key.__name__ = f"{suffix}_key"
+    return key
 
 
-def ready_key(tournament_id: int) -> str:
-    return f"{tournament_key(tournament_id)}:ready"
-
-
-def leagues_ready_key(tournament_id: int) -> str:
-    return f"{tournament_key(tournament_id)}:leagues"
-
-
-def league_fingerprints_key(tournament_id: int) -> str:
-    return f"{tournament_key(tournament_id)}:leagues:fp"
-
-
-def rebuild_queued_key(tournament_id: int) -> str:
-    return f"{tournament_key(tournament_id)}:rebuild-queued"
+meta_key = _tournament_part("meta")
+ready_key = _tournament_part("ready")
+leagues_ready_key = _tournament_part("leagues")
+league_fingerprints_key = _tournament_part("leagues:fp")
+names_key = _tournament_part("names")
+stats_key = _tournament_part("stats")
+rebuild_queued_key = _tournament_part("rebuild-queued")
+# Member ids whose total changed in the database and is not yet written to the boards (score actions).
+owed_key = _tournament_part("owed")
+# Present while a job that writes the owed totals is queued (one at a time per tournament).
+owed_flush_queued_key = _tournament_part("owed-queued")
+# Present while a job that applies the tournament's pending score awards is queued.
+awards_queued_key = _tournament_part("awards-queued")
 
 
 def member_field(member_id: int) -> bytes:
@@ -133,29 +139,8 @@ def member_field(member_id: int) -> bytes:
     return b"%012d" % member_id
 
 
-def names_key(tournament_id: int) -> str:
-    return f"{tournament_key(tournament_id)}:names"
-
-
 def outcome_key(board: BoardKey) -> str:
     """Outcome hits cached for a board's rows: a league lists tournament totals, so it shares the tournament's."""
     if board.kind == ROUND:
         return f"{board.redis_key}:oh"
     return f"{tournament_key(board.tournament)}:oh"
-
-
-def stats_key(tournament_id: int) -> str:
-    return f"{tournament_key(tournament_id)}:stats"
-def owed_key(tournament_id: int) -> str:
-    """Set of member ids whose total changed in the database and is not yet written to the boards."""
-    return f"{tournament_key(tournament_id)}:owed"
-
-
-def owed_flush_queued_key(tournament_id: int) -> str:
-    """Present while a job that writes the owed totals is queued (one at a time per tournament)."""
-    return f"{tournament_key(tournament_id)}:owed-queued"
-
-
-def awards_queued_key(tournament_id: int) -> str:
-    """Present while a job that applies the tournament's pending score awards is queued."""
-    return f"{tournament_key(tournament_id)}:awards-queued"
