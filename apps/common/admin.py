@@ -35,7 +35,13 @@ class AuditActorKindFilter(admin.SimpleListFilter):
     parameter_name = "actor_kind"
 
     def lookups(self, request, model_admin):
-        return [("staff", "Staff"), ("member", "Members"), ("feed", "Feeds"), ("command", "Commands"), ("system", "System")]
+        return [
+            ("staff", "Staff"),
+            ("member", "Members"),
+            ("feed", "Feeds"),
+            ("command", "Commands"),
+            ("system", "System"),
+        ]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -56,7 +62,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     ordering = ("-id",)
     show_full_result_count = False
-    readonly_fields = ("at", "actor", "action", "target_type", "target_id", "before_pretty", "after_pretty", "request_id")
+    readonly_fields = (
+        "at", "actor", "action", "target_type", "target_id", "before_pretty", "after_pretty", "request_id"
+    )
     fields = readonly_fields
 
     @admin.display(description="before")

@@ -105,7 +105,9 @@ class ScoreActionAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         before, pk = _score_action_values(obj), obj.pk
         super().delete_model(request, obj)
-        audit_record(actor=request.user, action=Action.SCORE_ACTION_CHANGED, target=("scoreaction", pk), before=before)
+        audit_record(
+            actor=request.user, action=Action.SCORE_ACTION_CHANGED, target=("scoreaction", pk), before=before
+        )
 
     def delete_queryset(self, request, queryset):
         gone = [(obj.pk, _score_action_values(obj)) for obj in queryset]

@@ -97,9 +97,8 @@ def _code_tail(code: str) -> dict:
 def _code_rotate_audited(*, league: League, actor) -> None:
     before = _code_tail(league.invite_code)
     _save_with_fresh_code(league)
-    audit_record(
-        actor=actor, action=Action.LEAGUE_CODE_ROTATED, target=league, before=before, after=_code_tail(league.invite_code)
-    )
+    after = _code_tail(league.invite_code)
+    audit_record(actor=actor, action=Action.LEAGUE_CODE_ROTATED, target=league, before=before, after=after)
 
 
 def league_invite_code_rotate(*, league_id: int, member_id: int) -> League:

@@ -261,7 +261,9 @@ def _match_update(
     for field in changed:
         setattr(match, field, wanted[field])
     # The rule staff corrections follow too: settle a new or changed result, reverse a voided one.
-    return True, match_result_save(match=match, before=before, update_fields=changed, actor=feed_actor(match.provider))
+    return True, match_result_save(
+        match=match, before=before, update_fields=changed, actor=feed_actor(match.provider)
+    )
 
 
 def _tournament_summarize(tournament: Tournament) -> Counter:
