@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 BEFORE = [("matches", "0003_match_result_by_hand")]
@@ -15,12 +16,22 @@ def _migrate(targets):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)
-    # Every other app at its latest, matches at the target.
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "matches"]
-    return executor.loader.project_state([*others, *targets]).apps
+    # The models as the database now has them. Not "every other app at its latest": migrating
+    # matches back also unapplied the migrations of other apps that depend on its later ones.
+    loader = MigrationLoader(connection)
+    return loader.project_state(sorted(loader.applied_migrations)).apps
+
+
+@pytest.fixture
+def latest_afterwards():
+    """Leave the database at the latest migrations, as the tests after this one expect it."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("latest_afterwards")
 def test_matches_with_guesses_and_a_closed_window_count_as_revealed_and_open_ones_do_not():
     apps = _migrate(BEFORE)
     Tournament, Round, Team, Match = (apps.get_model("matches", name) for name in ("Tournament", "Round", "Team", "Match"))
