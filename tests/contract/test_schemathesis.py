@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.leaderboards.services.leagues import league_create
+from apps.leagues.services import league_create
 from tests.factories import GuessFactory, MatchFactory, MemberFactory, ParticipationFactory, TournamentFactory
 from tests.live.conftest import START_TIMEOUT, Gunicorn, child_env
 from tests.waiting import wait_until
