@@ -20,8 +20,9 @@ def _families() -> dict[str, str]:
     # Importing the modules registers their collectors; the outbox collector registers in AppConfig.ready().
     import apps.common.metrics  # noqa: F401
     import apps.ingestion.metrics  # noqa: F401
-    import apps.leaderboards.live  # noqa: F401
-    import apps.leaderboards.metrics  # noqa: F401
+    import apps.leaderboards.boards.metrics  # noqa: F401
+    import apps.leaderboards.live.metrics  # noqa: F401
+    import apps.leaderboards.settlement.metrics  # noqa: F401
     from prometheus_client.registry import REGISTRY
 
     return {f.name: f.type for f in REGISTRY.collect() if f.name.startswith("scoreboard_")}
