@@ -5,34 +5,30 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
-BEFORE = [("matches", "0003_match_result_by_hand")]
-AFTER = [("matches", "0004_match_guesses_revealed_at")]
+BEFORE = [("matches", "0003_match_result_by_hand"), ("guesses", "0003_initial")]
+AFTER = [("matches", "0004_match_guesses_revealed_at"), ("guesses", "0003_initial")]
 
 
 def _migrate(targets):
+    """Migrate to `targets` (what depends on them is unapplied) and return the models as they were then."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)
-    # The models as the database now has them. Not "every other app at its latest": migrating
-    # matches back also unapplied the migrations of other apps that depend on its later ones.
-    loader = MigrationLoader(connection)
-    return loader.project_state(sorted(loader.applied_migrations)).apps
+    return executor.loader.project_state(targets).apps
 
 
 @pytest.fixture
-def latest_afterwards():
-    """Leave the database at the latest migrations, as the tests after this one expect it."""
+def latest_after():
+    """Whatever the test does, the database goes back to every app's latest migration."""
     yield
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("latest_afterwards")
-def test_matches_with_guesses_and_a_closed_window_count_as_revealed_and_open_ones_do_not():
+def test_matches_with_guesses_and_a_closed_window_count_as_revealed_and_open_ones_do_not(latest_after):
     apps = _migrate(BEFORE)
     Tournament, Round, Team, Match = (apps.get_model("matches", name) for name in ("Tournament", "Round", "Team", "Match"))
     Guess, Member = apps.get_model("guesses", "Guess"), apps.get_model("members", "Member")
