@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.leagues.urls")),
     path("", include("apps.leaderboards.urls")),
     path("", include("apps.ingestion.urls")),
+    path("", include("apps.common.urls")),
 ]
 
 handler404 = "apps.common.errors.not_found"

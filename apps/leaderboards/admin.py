@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 import apps.matches.admin  # noqa: F401  (registers the tournament admin this module extends)
 from apps.common.admin import model_admin_extend
+from apps.common.audit import Action, audit_record
 from apps.common.errors import ApplicationError
 from apps.leaderboards.boards.projection_read import projection_enabled
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
@@ -45,7 +46,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
         retried = skipped = 0
         for request_id in queryset.values_list("pk", flat=True):
             try:
-                settlement_request_retry(request_id=request_id)
+                settlement_request_retry(request_id=request_id, actor=request.user)
                 retried += 1
             except ApplicationError:
                 skipped += 1
@@ -58,7 +59,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
         match_ids = set(queryset.values_list("match_id", flat=True))
         for match_id in match_ids:
             try:
-                match_settle_now(match_id=match_id)
+                match_settle_now(match_id=match_id, actor=request.user)
             except ApplicationError as exc:
                 self.message_user(request, f"Match {match_id}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Queued settlement of {len(match_ids)} match(es).", messages.SUCCESS)
@@ -91,6 +92,43 @@ class ScoreActionAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
     list_select_related = ("tournament",)
 
+    # The admin runs these in one transaction per request: the entry commits with the change.
+    def save_model(self, request, obj, form, change):
+        before = _score_action_values(ScoreAction.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        after = _score_action_values(obj)
+        if before != after:
+            audit_record(
+                actor=request.user, action=Action.SCORE_ACTION_CHANGED, target=obj, before=before, after=after
+            )
+
+    def delete_model(self, request, obj):
+        before, pk = _score_action_values(obj), obj.pk
+        super().delete_model(request, obj)
+        audit_record(
+            actor=request.user, action=Action.SCORE_ACTION_CHANGED, target=("scoreaction", pk), before=before
+        )
+
+    def delete_queryset(self, request, queryset):
+        gone = [(obj.pk, _score_action_values(obj)) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        for pk, before in gone:
+            audit_record(
+                actor=request.user, action=Action.SCORE_ACTION_CHANGED, target=("scoreaction", pk), before=before
+            )
+
+
+def _score_action_values(action: ScoreAction) -> dict:
+    return {
+        "tournament": action.tournament_id,
+        "code": action.code,
+        "name": action.name,
+        "points": action.points,
+        "limit": action.limit,
+        "period": action.period,
+        "is_active": action.is_active,
+    }
+
 
 @admin.register(ScoreActionAward)
 class ScoreActionAwardAdmin(admin.ModelAdmin):
@@ -116,6 +154,12 @@ def _rebuild(modeladmin, request, tournament_ids: list[int]) -> None:
         return
     for tournament_id in tournament_ids:
         projection_rebuild_enqueue(tournament_id=tournament_id)
+        audit_record(
+            actor=request.user,
+            action=Action.LEADERBOARD_REBUILT,
+            target=("tournament", tournament_id),
+            after={"queued": True},
+        )
     modeladmin.message_user(request, f"Queued the rebuild of {len(tournament_ids)} tournament(s).", messages.SUCCESS)
 
 

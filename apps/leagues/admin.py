@@ -38,7 +38,7 @@ class LeagueAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate the invite code (the old one stops working)")
     def rotate_invite_codes(self, request, queryset):
         for league_id in queryset.values_list("pk", flat=True):
-            league_invite_code_reset(league_id=league_id)
+            league_invite_code_reset(league_id=league_id, actor=request.user)
         self.message_user(request, f"Rotated {queryset.count()} invite code(s).", messages.SUCCESS)
 
 
@@ -61,7 +61,9 @@ class LeagueMembershipAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         # Through the service, so an owner's removal hands the league on.
         league = obj.league
-        league_member_remove(league_id=league.pk, actor_id=league.owner_id, member_id=obj.member_id)
+        league_member_remove(
+            league_id=league.pk, actor_id=league.owner_id, member_id=obj.member_id, actor=request.user
+        )
 
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("league"):

@@ -9,6 +9,7 @@ import secrets
 
 from django.db import IntegrityError, transaction
 
+from apps.common.audit import Action, audit_record
 from apps.common.errors import Forbidden, NotFound
 from apps.leagues.models import League, LeagueMembership
 from apps.leagues.selectors import league_get_for_member, league_is_member
@@ -88,25 +89,37 @@ def _league_locked(*, league_id: int) -> League:
     return league
 
 
+def _code_tail(code: str) -> dict:
+    # The audit trail shows which code was valid, not the code: a full code would let its reader in.
+    return {"invite_code_ends": code[-4:]}
+
+
+def _code_rotate_audited(*, league: League, actor) -> None:
+    before = _code_tail(league.invite_code)
+    _save_with_fresh_code(league)
+    after = _code_tail(league.invite_code)
+    audit_record(actor=actor, action=Action.LEAGUE_CODE_ROTATED, target=league, before=before, after=after)
+
+
 def league_invite_code_rotate(*, league_id: int, member_id: int) -> League:
     """Give the league a new invite code; the old one stops working at once. Owner only."""
     with transaction.atomic():
         league = _league_locked(league_id=league_id)
         if league.owner_id != member_id:
             raise Forbidden("not_league_owner", "Only the owner of this league can change its invite code.")
-        _save_with_fresh_code(league)
+        _code_rotate_audited(league=league, actor=f"member:{member_id}")
     return league_get_for_member(league_id=league_id, member_id=member_id)
 
 
-def league_invite_code_reset(*, league_id: int) -> League:
+def league_invite_code_reset(*, league_id: int, actor=None) -> League:
     """Staff's rotation (a leaked code): the same as the owner's, without the owner check."""
     with transaction.atomic():
         league = _league_locked(league_id=league_id)
-        _save_with_fresh_code(league)
+        _code_rotate_audited(league=league, actor=actor)
     return league
 
 
-def league_member_remove(*, league_id: int, actor_id: int, member_id: int) -> None:
+def league_member_remove(*, league_id: int, actor_id: int, member_id: int, actor=None) -> None:
     """Remove `member_id` from the league: a member may remove itself, the owner anyone.
 
     When the owner removes someone else, the invite code is rotated in the same
@@ -114,6 +127,10 @@ def league_member_remove(*, league_id: int, actor_id: int, member_id: int) -> No
     in with it; the owner shares the new one with whoever should join. A member
     who leaves by itself keeps the code working (it may come back).
     See the module docstring for what happens when the owner leaves.
+
+    A removal by someone else is audited (`league_member_removed`); a member
+    leaving by itself is not. `actor` names who acted when it is not
+    `actor_id` itself: staff in the admin act with the owner's rights.
     """
     with transaction.atomic():
         league = _league_locked(league_id=league_id)
@@ -126,6 +143,14 @@ def league_member_remove(*, league_id: int, actor_id: int, member_id: int) -> No
         if not deleted:
             raise NotFound("league_member_not_found", "This member is not in the league.")
         _membership_changed(league=league, member_id=member_id, joined=False)
+        if actor is not None or actor_id != member_id:
+            audit_record(
+                actor=actor or f"member:{actor_id}",
+                action=Action.LEAGUE_MEMBER_REMOVED,
+                target=league,
+                before={"member": member_id, "owner": league.owner_id},
+                after={"member": None, "invite_code_rotated": actor_id != member_id},
+            )
         if actor_id != member_id:
             _save_with_fresh_code(league)
         if member_id != league.owner_id:

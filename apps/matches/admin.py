@@ -171,7 +171,7 @@ class MatchAdmin(admin.ModelAdmin):
         # request in one transaction: the correction service does both, under
         # the same tournament lock as ingestion.
         if not change:
-            kind = match_result_save(match=obj, before=None)
+            kind = match_result_save(match=obj, before=None, actor=request.user)
             self._settlement_message(request, kind)
             return
         if any(field in form.changed_data for field in RESULT_FIELDS):

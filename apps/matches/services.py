@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.common.audit import Action, audit_record
 from apps.common.errors import ApplicationError, NotFound
 from apps.matches.models import Match, Participation, Round, SettlementKind, Tournament
 from apps.matches.selectors import tournament_get
@@ -59,12 +60,28 @@ def match_has_result(*, match: Match) -> bool:
     return match.status == Match.Status.FINISHED and match.home_score is not None and match.away_score is not None
 
 
+# What an audit entry of a result change shows before and after: every score, penalties included.
+AUDITED_RESULT_FIELDS = ("status", *RESULT_FIELDS, "home_penalties", "away_penalties", "result_version")
+
+
 def match_result_snapshot(*, match: Match) -> dict:
-    """What `match_result_save` compares against: the match's status and scores before a change."""
-    return {field: getattr(match, field) for field in ("status", *RESULT_FIELDS)}
+    """What `match_result_save` compares against and audits: the match's status, scores and result version."""
+    return {field: getattr(match, field) for field in AUDITED_RESULT_FIELDS}
 
 
-def match_result_save(*, match: Match, before: dict | None, update_fields: list[str] | None = None) -> str | None:
+def _result_audit(*, match: Match, before: dict | None, actor) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.RESULT_CHANGED,
+        target=match,
+        before=before,
+        after=match_result_snapshot(match=match),
+    )
+
+
+def match_result_save(
+    *, match: Match, before: dict | None, update_fields: list[str] | None = None, actor=None
+) -> str | None:
     """Save `match`, whose status or scores may differ from `before`, and ask for its settlement when they do.
 
     The one rule for every result change, whoever makes it (ingestion, staff):
@@ -76,6 +93,11 @@ def match_result_save(*, match: Match, before: dict | None, update_fields: list[
     `match_result_snapshot` taken before the change (None for a new match);
     `update_fields` limits the save to the fields changed (None saves all).
     Returns the kind of request written, or None.
+
+    A change that moves the result version is audited (`result_changed`) in
+    the same transaction, naming `actor`: the feed (`feed:<provider>`) or the
+    staff member. Live scores of a match in play move no version and are not
+    audited; staff corrections always are (`match_result_correct`).
     """
     was_counted = (
         before is not None
@@ -103,6 +125,7 @@ def match_result_save(*, match: Match, before: dict | None, update_fields: list[
         extra = ["result_version", "settlement_kind"] if kind else []
         match.save(update_fields=[*dict.fromkeys([*update_fields, *extra, "updated_at"])])
     if kind:
+        _result_audit(match=match, before=before, actor=actor)
         settlement_asked.send(sender=Match, match=match, kind=kind)
     return kind
 
@@ -225,7 +248,12 @@ def match_result_correct(
             # Otherwise the next poll would put back the provider's result staff just corrected.
             match.result_by_hand = True
             changed.append("result_by_hand")
-        kind = match_result_save(match=match, before=before, update_fields=changed) if changed else None
+        kind = None
+        if changed:
+            kind = match_result_save(match=match, before=before, update_fields=changed, actor=changed_by)
+            if kind is None:
+                # A hand change that settles nothing (penalties, a status before kickoff) is still staff's change.
+                _result_audit(match=match, before=before, actor=changed_by)
     logger.info(
         "match %s result set by hand to %s %s-%s (by %s): %s",
         match_id,
@@ -292,6 +320,7 @@ def tournament_scoring_update(*, tournament_id: int, changes: dict, changed_by=N
         if not _tournament_lock(tournament_id=tournament_id):
             raise NotFound("tournament_not_found", "No tournament has this id.")
         tournament = Tournament.objects.get(pk=tournament_id)
+        was = {field: getattr(tournament, field) for field in SCORING_FIELDS}
         changed = tuple(
             field for field in SCORING_FIELDS if field in changes and getattr(tournament, field) != changes[field]
         )
@@ -312,6 +341,13 @@ def tournament_scoring_update(*, tournament_id: int, changes: dict, changed_by=N
             resettled = _resettle(matches=matches.filter(home_score_et__isnull=False, away_score_et__isnull=False))
         else:
             resettled = 0
+        audit_record(
+            actor=changed_by,
+            action=Action.SCORING_CHANGED,
+            target=tournament,
+            before={field: was[field] for field in changed},
+            after={**{field: getattr(tournament, field) for field in changed}, "resettled": resettled},
+        )
     logger.info(
         "tournament %s scoring changed (%s) by %s: %s matches to re-settle",
         tournament_id,
@@ -339,9 +375,17 @@ def round_multiplier_update(*, round_id: int, multiplier: int, changed_by=None) 
         round_ = Round.objects.get(pk=round_id)
         if round_.multiplier == multiplier:
             return ScoringChange(changed=(), resettled=0)
+        was = round_.multiplier
         round_.multiplier = multiplier
         round_.save(update_fields=["multiplier"])
         resettled = _resettle(matches=Match.objects.filter(round_id=round_id))
+        audit_record(
+            actor=changed_by,
+            action=Action.MULTIPLIER_CHANGED,
+            target=round_,
+            before={"multiplier": was},
+            after={"multiplier": multiplier, "resettled": resettled},
+        )
     logger.info(
         "round %s multiplier changed to %s by %s: %s matches to re-settle",
         round_id,

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.common import request_id
+from apps.common.audit import Action, audit_record
 from apps.common.errors import ApplicationError, Conflict
 from apps.ingestion import metrics
 from apps.ingestion.models import DataSource, Execution, ExecutionStep, Provider
@@ -111,28 +112,54 @@ def _execution_enqueue(execution: Execution) -> None:
     transaction.on_commit(lambda: ingestion_execute.apply_async(kwargs={"execution_id": execution_id}))
 
 
+def _execution_audit(*, execution: Execution, action: str, target, triggered_by) -> None:
+    # `after` is the execution queued: its id leads to its steps and report.
+    audit_record(
+        actor=triggered_by,
+        action=action,
+        target=target,
+        after={
+            "execution": execution.pk,
+            "provider": execution.provider,
+            "source": execution.source,
+            "operation": execution.operation,
+            "trigger": execution.trigger,
+        },
+    )
+
+
 def ingestion_enqueue(*, tournament: Tournament, operation: str, triggered_by=None, trigger: str = "api") -> Execution:
-    """Queue an ingestion of `tournament` from its configured data source; the work runs on the ingestion queue."""
+    """Queue an ingestion of `tournament` from its configured data source; the work runs on the ingestion queue.
+
+    The execution and its audit entry (`ingestion_triggered`) commit together.
+    """
     data_source = DataSource.objects.filter(tournament=tournament).first()
     if data_source is None:
         raise Conflict(
             "no_data_source",
             f"{tournament.name} has no data source; ingest it once from a file or URL, or add one in the admin.",
         )
-    execution = execution_create(
-        provider=data_source.provider,
-        source=data_source.source,
-        operation=operation,
-        tournament=tournament,
-        triggered_by=triggered_by,
-        trigger=trigger,
-    )
-    _execution_enqueue(execution)
+    with transaction.atomic():
+        execution = execution_create(
+            provider=data_source.provider,
+            source=data_source.source,
+            operation=operation,
+            tournament=tournament,
+            triggered_by=triggered_by,
+            trigger=trigger,
+        )
+        _execution_audit(
+            execution=execution, action=Action.INGESTION_TRIGGERED, target=tournament, triggered_by=triggered_by
+        )
+        _execution_enqueue(execution)
     return execution
 
 
 def execution_retry(*, execution: Execution, triggered_by=None, trigger: str = "admin") -> Execution:
-    """Queue a new execution repeating a failed or cancelled one (from the tournament's current data source)."""
+    """Queue a new execution repeating a failed or cancelled one (from the tournament's current data source).
+
+    The new execution and its audit entry (`execution_retried`) commit together.
+    """
     if execution.status not in (Execution.Status.FAILED, Execution.Status.CANCELLED):
         raise Conflict(
             "execution_not_retryable",
@@ -144,18 +171,23 @@ def execution_retry(*, execution: Execution, triggered_by=None, trigger: str = "
         data_source = DataSource.objects.filter(tournament_id=execution.tournament_id).first()
     if data_source is not None:
         provider, source = data_source.provider, data_source.source
-    retry = execution_create(
-        provider=provider,
-        source=source,
-        operation=execution.operation,
-        tournament=execution.tournament,
-        tournament_slug=execution.tournament_slug,
-        options=execution.options,
-        triggered_by=triggered_by,
-        trigger=trigger,
-        retry_of=execution,
-    )
-    _execution_enqueue(retry)
+    with transaction.atomic():
+        retry = execution_create(
+            provider=provider,
+            source=source,
+            operation=execution.operation,
+            tournament=execution.tournament,
+            tournament_slug=execution.tournament_slug,
+            options=execution.options,
+            triggered_by=triggered_by,
+            trigger=trigger,
+            retry_of=execution,
+        )
+        # Filed under the execution that failed: its entries tell who retried it and into which one.
+        _execution_audit(
+            execution=retry, action=Action.EXECUTION_RETRIED, target=execution, triggered_by=triggered_by
+        )
+        _execution_enqueue(retry)
     return retry
 
 

@@ -37,6 +37,11 @@ ADOPT_WINDOW = timedelta(hours=36)
 REPORT_SKIPPED_LIMIT = 50
 
 
+def feed_actor(provider: str) -> str:
+    """How the audit trail names a feed's changes: `feed:<provider>`."""
+    return f"feed:{provider}"
+
+
 def _tournament_resolve(*, execution: Execution, feed: Feed, options: dict) -> tuple[Tournament, bool]:
     if execution.tournament_id:
         return Tournament.objects.select_for_update().get(pk=execution.tournament_id), False
@@ -231,7 +236,7 @@ def _match_create(
         external_id=feed_match.external_id,
         **values,
     )
-    return match_result_save(match=match, before=None)
+    return match_result_save(match=match, before=None, actor=feed_actor(provider))
 
 
 def _match_update(
@@ -256,7 +261,9 @@ def _match_update(
     for field in changed:
         setattr(match, field, wanted[field])
     # The rule staff corrections follow too: settle a new or changed result, reverse a voided one.
-    return True, match_result_save(match=match, before=before, update_fields=changed)
+    return True, match_result_save(
+        match=match, before=before, update_fields=changed, actor=feed_actor(match.provider)
+    )
 
 
 def _tournament_summarize(tournament: Tournament) -> Counter:

@@ -63,5 +63,5 @@ class MatchSettleApi(APIView):
         responses={202: SettleOutputSerializer, 409: OpenApiResponse(description="match_not_finished")},
     )
     def post(self, request, match_id: int):
-        settlement = match_settle_now(match_id=match_id)
+        settlement = match_settle_now(match_id=match_id, actor=request.user)
         return Response({"job_id": settlement.pk}, status=status.HTTP_202_ACCEPTED)

@@ -5,6 +5,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from apps.common.audit import Action, audit_record
 from apps.common.request_id import current as current_request_id
 from apps.common.errors import Conflict, NotFound
 from apps.leaderboards.models import SettlementRequest
@@ -25,25 +26,33 @@ def settlement_request_note_error(*, request_id: int, error: str) -> None:
     SettlementRequest.objects.filter(pk=request_id).update(last_error=error[:4000])
 
 
-def settlement_request_retry(*, request_id: int) -> SettlementRequest:
-    """Send a failed request back to the queue; it resumes where it stopped."""
+def settlement_request_retry(*, request_id: int, actor=None) -> SettlementRequest:
+    """Send a failed request back to the queue; it resumes where it stopped. Audited as `settlement_retried`."""
     with transaction.atomic():
         updated = SettlementRequest.objects.filter(pk=request_id, status=SettlementRequest.Status.FAILED).update(
             status=SettlementRequest.Status.PENDING, finished_at=None
         )
         if not updated:
             raise Conflict("not_failed", "Only a failed settlement request can be retried.")
+        audit_record(
+            actor=actor,
+            action=Action.SETTLEMENT_RETRIED,
+            target=("settlementrequest", request_id),
+            before={"status": SettlementRequest.Status.FAILED},
+            after={"status": SettlementRequest.Status.PENDING},
+        )
         request_id_ = request_id
         transaction.on_commit(lambda: settlement_request_enqueue(request_id=request_id_))
     return SettlementRequest.objects.get(pk=request_id)
 
 
-def match_settle_now(*, match_id: int) -> SettlementRequest:
+def match_settle_now(*, match_id: int, actor=None) -> SettlementRequest:
     """Settle (or re-settle, or reverse) a match now, whatever ran before.
 
     An unfinished request of the match's current result goes back to the queue;
     otherwise a new request is written, which re-applies the current result
-    and scoring: standings move by the difference, if any.
+    and scoring: standings move by the difference, if any. Audited as
+    `match_settled_manually`, naming `actor` (the staff member).
     """
     with transaction.atomic():
         try:
@@ -72,6 +81,13 @@ def match_settle_now(*, match_id: int) -> SettlementRequest:
                 idempotency_key=key,
                 request_id=current_request_id() or "",
             )
+        audit_record(
+            actor=actor,
+            action=Action.MATCH_SETTLED_MANUALLY,
+            target=match,
+            before={"result_version": match.result_version, "settled_version": match.settled_version},
+            after={"settlement_request": request.pk, "kind": request.kind, "requeued": request is latest},
+        )
         request_id = request.pk
         transaction.on_commit(lambda: settlement_request_enqueue(request_id=request_id))
     return request

@@ -9,6 +9,7 @@ lock and every set is swapped in whole.
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.common.audit import Action, audit_record
 from apps.leaderboards.boards.projection_read import RedisError, projection_enabled, redis_client
 from apps.leaderboards.boards.projection_write import projection_rebuild
 from apps.leaderboards.models import RoundStanding, Standing
@@ -41,6 +42,13 @@ class Command(BaseCommand):
                 total=rows, desc=f"tournament {tournament_id}", unit="row", file=self.stderr, disable=None
             ) as bar:
                 built = projection_rebuild(tournament_id=tournament_id, progress=bar.update)
+            # After the fact: the rebuild writes Redis, which no transaction covers.
+            audit_record(
+                actor="command:rebuild_leaderboards",
+                action=Action.LEADERBOARD_REBUILT,
+                target=("tournament", tournament_id),
+                after=dict(built),
+            )
             self.stdout.write(
                 f"tournament {tournament_id}: {built['members']} members, {built['rounds']} round tables, "
                 f"{built['leagues']} leagues ({leagues} memberships)"
