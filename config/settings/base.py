@@ -152,6 +152,10 @@ LIVE_SUBSCRIBER_TTL_SECONDS = env.float("LIVE_SUBSCRIBER_TTL_SECONDS", default=3
 LIVE_POLL_SECONDS = env.float("LIVE_POLL_SECONDS", default=1.0)
 # Where browsers reach WebSocket and SSE when they are served apart from the page ("" = same origin).
 LIVE_PUBLIC_URL = env("LIVE_PUBLIC_URL", default="")
+# Open WebSocket + SSE streams one client address may hold in one realtime process (0 = no cap).
+LIVE_MAX_CONNECTIONS_PER_IP = env.int("LIVE_MAX_CONNECTIONS_PER_IP", default=20)
+# Bytes written to a live client but not yet taken by it before the connection is dropped.
+LIVE_MAX_BUFFERED_BYTES = env.int("LIVE_MAX_BUFFERED_BYTES", default=1024 * 1024)
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -215,6 +219,7 @@ INGESTION_RATE_LIMIT_MAX_WAIT = env.float("INGESTION_RATE_LIMIT_MAX_WAIT", defau
 INGESTION_ALLOW_INSECURE_HTTP = env.bool("INGESTION_ALLOW_INSECURE_HTTP", default=False)
 
 # --- REST framework -------------------------------------------------------
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
