@@ -11,7 +11,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.leaderboards.live.transport_bounds import install as live_transport_bounds_install  # noqa: E402
 from scoreboard.routing import http_application, websocket_urlpatterns  # noqa: E402
+
+# Under daphne: drop live clients whose unsent output passes LIVE_MAX_BUFFERED_BYTES.
+live_transport_bounds_install()
 
 application = ProtocolTypeRouter(
     {

@@ -13,6 +13,7 @@ from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.live.frames import Frame
 from apps.leaderboards.live.hub import CLOSE_ACCESS_REVOKED, AccessEnded, hub
 from apps.leaderboards.live.limits import CLOSE_TOO_MANY_CONNECTIONS, Slot, client_address
+from apps.leaderboards.live.metrics import LIVE_REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.slot = Slot.take(client_address(self.scope))
         if self.slot is None:
+            LIVE_REFUSED.labels(self.live_transport).inc()
             await self._close(CLOSE_TOO_MANY_CONNECTIONS)
             return
         token = (parse_qs(self.scope.get("query_string", b"").decode()).get("token") or [None])[0]

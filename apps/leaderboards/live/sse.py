@@ -29,6 +29,7 @@ from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.live.frames import Frame
 from apps.leaderboards.live.hub import AccessEnded, hub
 from apps.leaderboards.live.limits import RETRY_AFTER_SECONDS, Slot, client_address
+from apps.leaderboards.live.metrics import LIVE_REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class EventStreamHandler(ASGIHandler):
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         slot = Slot.take(client_address(scope))
         if slot is None:
+            LIVE_REFUSED.labels("sse").inc()
             await _refuse_too_many(send)
             return
         try:
