@@ -34,7 +34,9 @@ from apps.leaderboards.live.metrics import LIVE_REFUSED
 logger = logging.getLogger(__name__)
 
 # A client this many messages behind is cut off; it reconnects and resumes
-# from a snapshot instead of the process buffering for it without bound.
+# from a snapshot. The queue holds shared frames and empties as fast as daphne
+# takes writes, which it always does: what a slow reader leaves unsent is
+# bounded in daphne's transport (`transport_bounds`), not here.
 MAX_BACKLOG = 64
 
 
