@@ -127,7 +127,11 @@ async def _stream(board: str, last_event_id: str | None, viewer):
             yield snapshot.sse
         while True:
             try:
-                frame = await asyncio.wait_for(client.queue.get(), timeout=heartbeat)
+                # Not asyncio.wait_for: on Python 3.11 it loses a cancellation
+                # that arrives as a frame does, and the stream of a client that
+                # went away would then wait for frames forever.
+                async with asyncio.timeout(heartbeat):
+                    frame = await client.queue.get()
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue

@@ -16,7 +16,10 @@ process only:
   (`Request.registerProducer`), removed when the response finishes, so a
   kept-alive connection's next response is not bounded;
 
-with `bufferSize` set to LIVE_MAX_BUFFERED_BYTES. A paused producer means the
+with `bufferSize` set to LIVE_MAX_BUFFERED_BYTES. Twisted counts what waits
+in its buffer, including what was written in this turn of the event loop and
+not yet handed to the kernel, so the bound must stay well above a burst (up
+to 64 frames of a few KB for one SSE client). A paused producer means the
 client is that far behind: the connection is aborted (a close frame could not
 get through a full buffer anyway); the client reconnects and resumes from a
 snapshot. daphne sees the connection lost and tells the application as for
