@@ -74,6 +74,12 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         except ApplicationError as exc:
             await self._close(4000 + exc.status_code)
             return
+        except Exception:
+            # Closed, not raised: a crashed consumer gets no disconnect, and
+            # its per-address slot would never be given back.
+            logger.exception("live access to %s could not be checked", board)
+            await self._close(CLOSE_UNAVAILABLE)
+            return
         if viewer is not None:
             self.live_member_id, self.live_expires_at = viewer.member_id, viewer.expires_at
         try:
