@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from apps.common.errors import ApplicationError
 from apps.leaderboards.boards.keys import BoardKey
+from apps.leaderboards.live.access import Viewer
 from apps.leaderboards.live.frames import Frame
 from apps.leaderboards.live.hub import AccessEnded, hub
 from apps.leaderboards.live.limits import RETRY_AFTER_SECONDS, Slot, client_address
@@ -43,7 +44,7 @@ MAX_BACKLOG = 64
 class _SseClient:
     live_transport = "sse"
 
-    def __init__(self, viewer=None):
+    def __init__(self, viewer: Viewer | None = None):
         self.live_version: int | None = None
         self.live_member_id: int | None = viewer.member_id if viewer else None
         self.live_expires_at: float | None = viewer.expires_at if viewer else None
@@ -107,7 +108,7 @@ async def _events(request, board: str):
     return response
 
 
-async def _stream(board: str, last_event_id: str | None, viewer):
+async def _stream(board: str, last_event_id: str | None, viewer: Viewer | None):
     live_hub = hub()
     client = _SseClient(viewer)
     heartbeat = float(getattr(settings, "LIVE_HEARTBEAT_SECONDS", 15.0))
