@@ -264,7 +264,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     tournament, matches = board_prepare(args.updates)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="false")
+    # Every client comes from 127.0.0.1: the per-address cap (0 = none) would refuse all but 20.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="false", LIVE_MAX_CONNECTIONS_PER_IP="0")
     logs = Path(os.environ.get("BENCH_LOG_DIR", "/tmp")) / f"fanout-{os.getpid()}"
     logs.mkdir(parents=True, exist_ok=True)
 

@@ -16,10 +16,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.common.access_log import daphne_access_log_redact  # noqa: E402
 from apps.common.websocket import websocket_origin_validator  # noqa: E402
+from apps.leaderboards.live.transport_bounds import install as live_transport_bounds_install  # noqa: E402
 from scoreboard.routing import http_application, websocket_urlpatterns  # noqa: E402
 
 # League streams carry the access token in the query string; daphne logs paths.
 daphne_access_log_redact()
+# Under daphne: drop live clients whose unsent output passes LIVE_MAX_BUFFERED_BYTES.
+live_transport_bounds_install()
 
 application = ProtocolTypeRouter(
     {

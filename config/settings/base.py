@@ -181,6 +181,10 @@ LIVE_SUBSCRIBER_TTL_SECONDS = env.float("LIVE_SUBSCRIBER_TTL_SECONDS", default=3
 LIVE_POLL_SECONDS = env.float("LIVE_POLL_SECONDS", default=1.0)
 # Where browsers reach WebSocket and SSE when they are served apart from the page ("" = same origin).
 LIVE_PUBLIC_URL = env("LIVE_PUBLIC_URL", default="")
+# Open WebSocket + SSE streams one client address may hold in one realtime process (0 = no cap).
+LIVE_MAX_CONNECTIONS_PER_IP = env.int("LIVE_MAX_CONNECTIONS_PER_IP", default=20)
+# Bytes written to a live client but not yet taken by it before the connection is dropped.
+LIVE_MAX_BUFFERED_BYTES = env.int("LIVE_MAX_BUFFERED_BYTES", default=1024 * 1024)
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -261,6 +265,10 @@ INGESTION_TASK_MAX_RETRIES = env.int("INGESTION_TASK_MAX_RETRIES", default=5)
 INGESTION_TASK_RETRY_BACKOFF_SECONDS = env.float("INGESTION_TASK_RETRY_BACKOFF_SECONDS", default=1.0)
 
 # --- REST framework -------------------------------------------------------
+# Proxies in front of the app that append to X-Forwarded-For; 0 = the socket
+# address. Unset, DRF would key limits on a header the client writes itself.
+# The live per-address cap reads the client address the same way.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -270,9 +278,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.common.schema.ErrorResponsesAutoSchema",
     "EXCEPTION_HANDLER": "apps.common.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # Proxies in front of the app that append to X-Forwarded-For; 0 = the socket
-    # address. Unset, DRF would key limits on a header the client writes itself.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

@@ -192,6 +192,8 @@ class SseReader:
         self.events: list[tuple[str, str | None, object]] = []
         self.status: int | None = None
         self.body: str | None = None
+        # Set when the stream is over: the server ended it, or it could not be read.
+        self.ended = threading.Event()
         self._client = httpx.Client(timeout=httpx.Timeout(5, read=None))
         self._thread = threading.Thread(target=self._run, args=(url, headers or {}), daemon=True)
         self._stop = threading.Event()
@@ -222,6 +224,11 @@ class SseReader:
                         data.append(line[5:].strip())
         except Exception:  # closed under the reader, or the server went away
             return
+        finally:
+            self.ended.set()
+
+    def ended_by_server(self) -> bool:
+        return self.ended.is_set() and not self._stop.is_set()
 
     def named(self, name: str) -> list:
         return [e for e in self.events if e[0] == name]

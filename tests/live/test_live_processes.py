@@ -182,7 +182,8 @@ def test_sse_sends_heartbeats_and_resumes_from_last_event_id(processes, sse_read
 
 def test_sse_streams_wait_on_the_event_loop_not_on_a_thread_each(processes, sse_readers):
     board = board_make(members=2)
-    web = processes.daphne()
+    # All 40 come from 127.0.0.1.
+    web = processes.daphne(LIVE_MAX_CONNECTIONS_PER_IP="40")
     url = f"{web.base}/api/v1/tournaments/{board.tournament.pk}/leaderboard/events"
     streams = [sse_readers(url) for _ in range(40)]
     wait_until(lambda: all(s.named("snapshot") for s in streams), timeout=20, what="40 SSE snapshots")
@@ -198,9 +199,10 @@ def test_more_clients_than_the_redis_connection_cap_connect_at_once_and_all_rece
 
     board = board_make(members=11)
     match = match_with_exact_guess(board, winners=[board.members[10]])
-    web = processes.daphne()
-    processes.worker()
     clients = 150
+    # All of them come from 127.0.0.1.
+    web = processes.daphne(LIVE_MAX_CONNECTIONS_PER_IP=str(clients))
+    processes.worker()
     url = f"{web.ws_base}/ws/tournaments/{board.tournament.pk}/leaderboard/"
 
     async def run() -> list[dict]:
@@ -241,10 +243,10 @@ def test_a_lost_update_shows_as_a_version_gap_that_a_snapshot_request_heals(proc
     with ws_open(web, f"/ws/tournaments/{board.tournament.pk}/leaderboard/") as ws:
         snapshot = ws_json(ws)
         # Settled here (eagerly); the first update is lost on its way.
-        real_send = publisher._group_send_all
-        monkeypatch.setattr(publisher, "_group_send_all", lambda messages: None)
+        real_send = publisher.group_send_all
+        monkeypatch.setattr(publisher, "group_send_all", lambda messages: None)
         assert settlement_done(match_finish(first))
-        monkeypatch.setattr(publisher, "_group_send_all", real_send)
+        monkeypatch.setattr(publisher, "group_send_all", real_send)
         assert settlement_done(match_finish(second, score=(3, 0)))
         update = ws_json(ws)
         assert update["previous_version"] > snapshot["version"]

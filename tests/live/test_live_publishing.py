@@ -45,7 +45,7 @@ def boards(monkeypatch):
 @pytest.fixture
 def sent(monkeypatch):
     messages: list[tuple[str, dict]] = []
-    monkeypatch.setattr(publisher, "_group_send_all", lambda batch: messages.extend(batch))
+    monkeypatch.setattr(publisher, "group_send_all", lambda batch: messages.extend(batch))
     return messages
 
 

@@ -1,4 +1,12 @@
-"""Who may watch a live board: tournament boards are public, league boards need a member's token."""
+"""Who may watch a live board: tournament boards are public, league boards need a member's token.
+
+Access is checked when a stream opens and holds only while it stays true: a
+league stream ends when its token expires, and when the member leaves the
+league or is deactivated (`receivers` tell every realtime process, `hub`
+closes the member's streams of the board).
+"""
+
+from dataclasses import dataclass
 
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -8,20 +16,29 @@ from apps.common.errors import ApplicationError, Forbidden, NotFound
 from apps.leaderboards.boards.keys import LEAGUE, TOURNAMENT, BoardKey
 from apps.leagues.selectors import league_is_member, league_tournament_id
 from apps.matches.models import Tournament
+from apps.members.models import Member
 
 
-def board_access_check(*, board: BoardKey, token: str | None) -> None:
-    """Refuse a live board the caller may not watch.
+@dataclass(frozen=True)
+class Viewer:
+    """Who opened a league stream and until when the token that opened it holds (a Unix time)."""
+
+    member_id: int
+    expires_at: float | None
+
+
+def board_access_check(*, board: BoardKey, token: str | None) -> Viewer | None:
+    """Refuse a live board the caller may not watch; return the viewer of a league board.
 
     Raises NotFound for an unknown board, a 401 ApplicationError for a league
     board without a valid access token, Forbidden for a non-member. Tournament
-    boards are public; a token sent to one is ignored.
+    boards are public (None is returned); a token sent to one is ignored.
     """
     board_id = board.id
     if board.kind == TOURNAMENT:
         if not Tournament.objects.filter(pk=board_id).exists():
             raise NotFound("tournament_not_found", "No tournament has this id.")
-        return
+        return None
     if board.kind != LEAGUE:
         raise NotFound("not_found", "Only tournament and league boards are live.")
     if league_tournament_id(league_id=board_id) is None:
@@ -30,17 +47,30 @@ def board_access_check(*, board: BoardKey, token: str | None) -> None:
         raise ApplicationError(
             "not_authenticated", "League boards need a member's access token.", status_code=401
         )
-    member_id = _member_from_token(token)
-    if member_id is None:
+    viewer = _viewer_from_token(token)
+    if viewer is None:
         raise ApplicationError("token_not_valid", "The access token is invalid or expired.", status_code=401)
-    if not league_is_member(league_id=board_id, member_id=member_id):
+    if not league_is_member(league_id=board_id, member_id=viewer.member_id):
         raise Forbidden("not_league_member", "Only members of this league can watch its board.")
+    return viewer
 
 
-def _member_from_token(token: str) -> int | None:
+def viewer_still_allowed(*, board: BoardKey, member_id: int) -> bool:
+    """Whether an active member still belongs to the league of `board` (read again after a stream joined its board)."""
+    return (
+        Member.objects.filter(pk=member_id, is_active=True).exists()
+        and league_is_member(league_id=board.id, member_id=member_id)
+    )
+
+
+def _viewer_from_token(token: str) -> Viewer | None:
     auth = JWTAuthentication()
     try:
-        user = auth.get_user(auth.get_validated_token(token.encode()))
+        validated = auth.get_validated_token(token.encode())
+        user = auth.get_user(validated)
     except (InvalidToken, TokenError, AuthenticationFailed):
         return None
-    return user.pk if user.is_active else None
+    if not user.is_active:
+        return None
+    expires_at = validated.get("exp")
+    return Viewer(member_id=user.pk, expires_at=float(expires_at) if expires_at is not None else None)

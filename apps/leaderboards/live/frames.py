@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 UPDATE_MESSAGE = "live.update"
+# A control message on a board's group: end `member_id`'s streams of the board.
+REVOKE_MESSAGE = "live.revoke"
 
 
 def canonical(rows: list[dict]) -> str:

@@ -13,6 +13,12 @@ in another process, so each web process re-reads the top 10 of the boards its
 clients watch every LIVE_POLL_SECONDS and publishes changes to them itself;
 the publisher in the same process asks for an immediate re-read.
 
+Access: a league stream ends when the token that opened it expires (the hub
+keeps a timer per such client) and when `revoke` reaches the process: a
+`live.revoke` message on the board's group (sent by `receivers` after a
+member leaves a league or is deactivated) closes that member's streams of the
+board here, in every process that holds the board.
+
 Versions are the board's own version (it grows with every change of the
 board, also outside the top 10). An update carries `previous_version`, the
 version of the update published before it: a client whose version is lower
@@ -37,18 +43,31 @@ from django.conf import settings
 from apps.leaderboards.boards.keys import TOURNAMENT, BoardKey
 from apps.leaderboards.boards.selectors import leaderboard_top
 from apps.leaderboards.live import registry
-from apps.leaderboards.live.access import board_access_check
-from apps.leaderboards.live.frames import UPDATE_MESSAGE, Frame, canonical
+from apps.leaderboards.live.access import Viewer, board_access_check, viewer_still_allowed
+from apps.leaderboards.live.frames import REVOKE_MESSAGE, UPDATE_MESSAGE, Frame, canonical
 from apps.leaderboards.live.metrics import LIVE_CLIENTS, LIVE_LAG, LIVE_SENT
 
 logger = logging.getLogger(__name__)
 
 
+# Why a stream was ended, as WebSocket close codes (4000 + the HTTP status the
+# same refusal answers); SSE streams simply end.
+CLOSE_TOKEN_EXPIRED = 4401
+CLOSE_ACCESS_REVOKED = 4403
+
+
 class LiveClient(Protocol):
     live_transport: str
     live_version: int | None
+    # The member a league stream was opened for, and when its token expires
+    # (a Unix time); None on public boards.
+    live_member_id: int | None
+    live_expires_at: float | None
 
     async def live_send(self, frame: Frame) -> None: ...
+
+    async def live_close(self, code: int) -> None:
+        """End the stream: close a WebSocket with `code`, end an SSE response. Called once, after detaching."""
 
 
 class _Feed:
@@ -75,6 +94,7 @@ class _Hub:
         self._started = asyncio.Lock()
         self._pending_refresh: set[str] = set()
         self._checks: dict[str, asyncio.Task] = {}
+        self._expiries: dict[LiveClient, asyncio.TimerHandle] = {}
 
     # lifecycle
 
@@ -94,7 +114,7 @@ class _Hub:
 
     # clients
 
-    async def check(self, board: str, token: str | None) -> None:
+    async def check(self, board: str, token: str | None) -> Viewer | None:
         """`board_access_check` without a database query per client of a public board.
 
         A reconnect storm brings thousands of clients to the same tournament at
@@ -103,16 +123,16 @@ class _Hub:
         """
         key = BoardKey.parse(board)
         if key.kind != TOURNAMENT:
-            await _sync(board_access_check)(board=key, token=token)
-            return
+            return await _sync(board_access_check)(board=key, token=token)
         feed = self.boards.get(board)
         if feed is not None and feed.state is not None:
-            return
+            return None
         pending = self._checks.get(board)
         if pending is None:
             pending = self._checks[board] = self.loop.create_task(_sync(board_access_check)(board=key, token=None))
             pending.add_done_callback(lambda _: self._checks.pop(board, None))
         await asyncio.shield(pending)
+        return None
 
     async def attach(self, board: str, client: LiveClient) -> Frame:
         """Add a client to a board; returns the snapshot to send it first.
@@ -143,19 +163,69 @@ class _Hub:
         except BaseException:
             self.detach(board, client)
             raise
+        if client.live_member_id is not None and not await self._still_allowed(board, client):
+            raise AccessEnded
         snapshot = feed.state.snapshot()
         client.live_version = snapshot.version
         return snapshot
+
+    async def _still_allowed(self, board: str, client: LiveClient) -> bool:
+        # The access check ran before the client joined the board: a removal
+        # committed in between sent its `live.revoke` before this process
+        # listened for it. Read access again now that any later revoke does
+        # reach this client.
+        if not self._holds(board, client):
+            return False  # revoked while the snapshot loaded
+        allowed = await _sync(viewer_still_allowed)(board=BoardKey.parse(board), member_id=client.live_member_id)
+        if not allowed or not self._holds(board, client):
+            self.detach(board, client)
+            return False
+        if client.live_expires_at is not None:
+            delay = max(0.0, client.live_expires_at - time.time())
+            self._expiries[client] = self.loop.call_later(
+                delay, self._end, board, client, CLOSE_TOKEN_EXPIRED
+            )
+        return True
 
     def detach(self, board: str, client: LiveClient) -> None:
         feed = self.boards.get(board)
         if feed is None or client not in feed.clients:
             return
         feed.clients.discard(client)
+        expiry = self._expiries.pop(client, None)
+        if expiry is not None:
+            expiry.cancel()
         LIVE_CLIENTS.labels(client.live_transport).dec()
         if not feed.clients:
             # Its own task: a cancelled request must not cut the teardown short.
             self.loop.create_task(self._teardown(board, feed))
+
+    async def still_allowed(self, board: str, client: LiveClient) -> bool:
+        """Read a league client's access again; a client that lost it is ended (4403) here and now."""
+        allowed = await _sync(viewer_still_allowed)(board=BoardKey.parse(board), member_id=client.live_member_id)
+        if not allowed and self._holds(board, client):
+            self._end(board, client, CLOSE_ACCESS_REVOKED)
+        return allowed and self._holds(board, client)
+
+    def _holds(self, board: str, client: LiveClient) -> bool:
+        feed = self.boards.get(board)
+        return feed is not None and client in feed.clients
+
+    def revoke(self, board: str, member_id: int, code: int = CLOSE_ACCESS_REVOKED) -> int:
+        """End this process's streams of `board` opened by `member_id`; returns how many."""
+        feed = self.boards.get(board)
+        if feed is None:
+            return 0
+        ended = [client for client in feed.clients if client.live_member_id == member_id]
+        for client in ended:
+            self._end(board, client, code)
+        return len(ended)
+
+    def _end(self, board: str, client: LiveClient, code: int) -> None:
+        # Detached at once, so not one more update (nor a requested snapshot)
+        # reaches the client while its close is on its way.
+        self.detach(board, client)
+        self.loop.create_task(_close_quietly(client, code))
 
     def current(self, board: str) -> Frame | None:
         feed = self.boards.get(board)
@@ -216,6 +286,9 @@ class _Hub:
             except Exception:
                 logger.exception("live hub receive failed; retrying")
                 await asyncio.sleep(1)
+                continue
+            if message.get("type") == REVOKE_MESSAGE:
+                self.revoke(message["board"], int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
                 continue
             if message.get("type") != UPDATE_MESSAGE:
                 continue
@@ -282,6 +355,17 @@ class _Hub:
                     committed_at=committed_at,
                 )
             )
+
+
+class AccessEnded(Exception):
+    """The client's access ended before it was attached (removed, deactivated, or its token expired)."""
+
+
+async def _close_quietly(client: LiveClient, code: int) -> None:
+    try:
+        await client.live_close(code)
+    except Exception:
+        logger.warning("ending a %s stream failed", client.live_transport, exc_info=True)
 
 
 def _sync(function):

@@ -12,6 +12,18 @@ LIVE_LAG = Histogram(
     "From the settlement commit to the last local client written, per update and process.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+LIVE_DROPPED = Counter(
+    "scoreboard_live_clients_dropped_total",
+    "Live clients disconnected because their unsent output passed LIVE_MAX_BUFFERED_BYTES.",
+    ["transport"],
+)
+LIVE_REFUSED = Counter(
+    "scoreboard_live_connections_refused_total",
+    "Live connections refused because their address held LIVE_MAX_CONNECTIONS_PER_IP in this process.",
+    ["transport"],
+)
 for _transport in ("websocket", "sse"):
     LIVE_CLIENTS.labels(_transport)
     LIVE_SENT.labels(_transport)
+    LIVE_DROPPED.labels(_transport)
+    LIVE_REFUSED.labels(_transport)

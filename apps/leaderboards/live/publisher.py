@@ -114,12 +114,12 @@ def _publish(store: registry.RedisStore, boards: list[str], committed_at: float)
         )
     if not messages:
         return
-    _group_send_all(messages)
+    group_send_all(messages)
     for _, message in messages:
         LIVE_PUBLISHED.labels(BoardKey.parse(message["board"]).kind).inc()
 
 
-def _group_send_all(messages: list[tuple[str, dict]]) -> None:
+def group_send_all(messages: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
 
     async def send_all():

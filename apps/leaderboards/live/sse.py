@@ -5,9 +5,16 @@ not a thread. Events are named `snapshot` and `update`; `id:` is the board
 version; a reconnecting client's Last-Event-ID equal to the current version
 gets no snapshot, only the next update. A comment line goes out every
 LIVE_HEARTBEAT_SECONDS so proxies keep an idle stream open.
+
+A league stream ends when its token expires or the member loses access (see
+`hub`); an address holding LIVE_MAX_CONNECTIONS_PER_IP streams in this process
+is answered 429. The bytes written but not yet taken by a slow client are
+bounded in daphne itself (`transport_bounds`): frames are written as they come,
+so the backlog below only grows while the event loop is busy.
 """
 
 import asyncio
+import json
 import logging
 from urllib.parse import urlsplit
 
@@ -19,23 +26,31 @@ from django.views.decorators.http import require_GET
 
 from apps.common.errors import ApplicationError
 from apps.leaderboards.boards.keys import BoardKey
+from apps.leaderboards.live.access import Viewer
 from apps.leaderboards.live.frames import Frame
-from apps.leaderboards.live.hub import hub
+from apps.leaderboards.live.hub import AccessEnded, hub
+from apps.leaderboards.live.limits import RETRY_AFTER_SECONDS, Slot, client_address
+from apps.leaderboards.live.metrics import LIVE_REFUSED
 
 logger = logging.getLogger(__name__)
 
 # A client this many messages behind is cut off; it reconnects and resumes
-# from a snapshot instead of the process buffering for it without bound.
+# from a snapshot. The queue holds shared frames and empties as fast as daphne
+# takes writes, which it always does: what a slow reader leaves unsent is
+# bounded in daphne's transport (`transport_bounds`), not here.
 MAX_BACKLOG = 64
 
 
 class _SseClient:
     live_transport = "sse"
 
-    def __init__(self):
+    def __init__(self, viewer: Viewer | None = None):
         self.live_version: int | None = None
+        self.live_member_id: int | None = viewer.member_id if viewer else None
+        self.live_expires_at: float | None = viewer.expires_at if viewer else None
         self.queue: asyncio.Queue = asyncio.Queue()
         self.overflowed = False
+        self.ended = False
 
     async def live_send(self, frame: Frame) -> None:
         if self.overflowed:
@@ -45,6 +60,12 @@ class _SseClient:
             self.queue.put_nowait(None)
             return
         self.queue.put_nowait(frame)
+
+    async def live_close(self, code: int) -> None:
+        # SSE has no close code: the stream ends, and the client's reconnect
+        # is answered 401 or 403 unless its access holds again.
+        self.ended = True
+        self.queue.put_nowait(None)
 
 
 def _token(request) -> str | None:
@@ -81,11 +102,12 @@ async def _events(request, board: str):
     if not isinstance(request, ASGIRequest):
         return _not_served_here()
     try:
-        await hub().check(board, _token(request))
+        viewer = await hub().check(board, _token(request))
     except ApplicationError as exc:
         return _error(exc)
     response = StreamingHttpResponse(
-        _stream(board, request.headers.get("Last-Event-ID")), content_type="text/event-stream; charset=utf-8"
+        _stream(board, request.headers.get("Last-Event-ID"), viewer),
+        content_type="text/event-stream; charset=utf-8",
     )
     origin = request.headers.get("Origin")
     if origin and _allowed_origin(origin):
@@ -98,23 +120,31 @@ async def _events(request, board: str):
     return response
 
 
-async def _stream(board: str, last_event_id: str | None):
+async def _stream(board: str, last_event_id: str | None, viewer: Viewer | None):
     live_hub = hub()
-    client = _SseClient()
+    client = _SseClient(viewer)
     heartbeat = float(getattr(settings, "LIVE_HEARTBEAT_SECONDS", 15.0))
     try:
         # Sent before anything can fail, so the client sees the stream open.
         yield "retry: 2000\n\n"
         try:
             snapshot = await live_hub.attach(board, client)
+        except AccessEnded:
+            return
         except Exception:
             logger.exception("live board %s could not be loaded", board)
+            return
+        if client.ended:
             return
         if last_event_id is None or last_event_id.strip() != str(snapshot.version):
             yield snapshot.sse
         while True:
             try:
-                frame = await asyncio.wait_for(client.queue.get(), timeout=heartbeat)
+                # Not asyncio.wait_for: on Python 3.11 it loses a cancellation
+                # that arrives as a frame does, and the stream of a client that
+                # went away would then wait for frames forever.
+                async with asyncio.timeout(heartbeat):
+                    frame = await client.queue.get()
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
@@ -144,9 +174,42 @@ class EventStreamHandler(ASGIHandler):
     request's synchronous steps share the process's single thread-sensitive
     thread instead, as Channels consumers do; the stream itself waits on the
     event loop.
+
+    The per-address cap is counted here, around the whole request: the slot
+    is released however the request ends, also when the client goes away
+    before the stream starts, and a refused client costs no Django request.
     """
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        await self.handle(scope, receive, send)
+        slot = Slot.take(client_address(scope))
+        if slot is None:
+            LIVE_REFUSED.labels("sse").inc()
+            await _refuse_too_many(send)
+            return
+        try:
+            await self.handle(scope, receive, send)
+        finally:
+            slot.release()
+
+
+async def _refuse_too_many(send) -> None:
+    body = json.dumps(
+        {
+            "detail": "This address holds as many live streams as one client may; close one first.",
+            "code": "too_many_connections",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

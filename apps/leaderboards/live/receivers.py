@@ -1,0 +1,64 @@
+"""Live streams listen to leagues and members: access that ends closes the streams it opened.
+
+A member removed from (or leaving) a league, and a member deactivated, loses
+their open streams of the league boards at once, in every realtime process:
+once the change commits, a `live.revoke` message goes to each board's group,
+which the hub of every process holding the board has joined (`hub.revoke`).
+Embedded (no Redis) everything runs in one process and its hub is told directly.
+"""
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from apps.leaderboards.boards.keys import BoardKey
+from apps.leaderboards.live import registry
+from apps.leaderboards.live.frames import REVOKE_MESSAGE
+from apps.leaderboards.live.hub import CLOSE_ACCESS_REVOKED, current_hub
+from apps.leaderboards.live.publisher import group_send_all
+from apps.leagues.selectors import league_list_for_member
+from apps.leagues.signals import league_membership_changed
+from apps.members.models import Member
+
+
+@receiver(league_membership_changed, dispatch_uid="live.league_streams_close")
+def _on_league_membership_changed(*, league_id: int, member_id: int, joined: bool, **kwargs) -> None:
+    if joined:
+        return
+    # After the commit: a rolled-back removal keeps the member's streams.
+    transaction.on_commit(lambda: member_streams_close(member_id=member_id, league_ids=[league_id]))
+
+
+@receiver(post_save, sender=Member, dispatch_uid="live.deactivated_member_streams_close")
+def _on_member_saved(*, instance: Member, created: bool, update_fields=None, **kwargs) -> None:
+    if created or instance.is_active:
+        return
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    member_id = instance.pk
+    transaction.on_commit(
+        lambda: member_streams_close(
+            member_id=member_id, league_ids=list(league_list_for_member(member_id=member_id).values_list("pk", flat=True))
+        )
+    )
+
+
+def member_streams_close(*, member_id: int, league_ids: list[int]) -> None:
+    """End `member_id`'s open streams of these leagues' boards in every realtime process (4403 / end of stream)."""
+    boards = [str(BoardKey.of_league(league_id)) for league_id in league_ids]
+    if not boards:
+        return
+    hub = current_hub()
+    if hub is not None and hub.embedded and not hub.loop.is_closed():
+        for board in boards:
+            hub.loop.call_soon_threadsafe(hub.revoke, board, member_id, CLOSE_ACCESS_REVOKED)
+    if registry.store() is not None:
+        group_send_all(
+            [
+                (
+                    BoardKey.parse(board).group,
+                    {"type": REVOKE_MESSAGE, "board": board, "member_id": member_id, "code": CLOSE_ACCESS_REVOKED},
+                )
+                for board in boards
+            ]
+        )
