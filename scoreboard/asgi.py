@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.common.access_log import daphne_access_log_redact  # noqa: E402
 from apps.common.websocket import websocket_origin_validator  # noqa: E402
+from apps.leaderboards.live.shutdown import install as live_shutdown_install  # noqa: E402
 from apps.leaderboards.live.transport_bounds import install as live_transport_bounds_install  # noqa: E402
 from scoreboard.routing import http_application, websocket_urlpatterns  # noqa: E402
 
@@ -23,6 +24,8 @@ from scoreboard.routing import http_application, websocket_urlpatterns  # noqa: 
 daphne_access_log_redact()
 # Under daphne: drop live clients whose unsent output passes LIVE_MAX_BUFFERED_BYTES.
 live_transport_bounds_install()
+# Under daphne: on SIGTERM, close WebSockets with 1012 and end SSE streams before stopping.
+live_shutdown_install()
 
 application = ProtocolTypeRouter(
     {

@@ -185,6 +185,8 @@ LIVE_PUBLIC_URL = env("LIVE_PUBLIC_URL", default="")
 LIVE_MAX_CONNECTIONS_PER_IP = env.int("LIVE_MAX_CONNECTIONS_PER_IP", default=20)
 # Bytes written to a live client but not yet taken by it before the connection is dropped.
 LIVE_MAX_BUFFERED_BYTES = env.int("LIVE_MAX_BUFFERED_BYTES", default=1024 * 1024)
+# On SIGTERM a realtime process ends its live streams first (1012 / end of SSE), waiting at most this long.
+LIVE_SHUTDOWN_SECONDS = env.float("LIVE_SHUTDOWN_SECONDS", default=5.0)
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")

@@ -221,6 +221,14 @@ class _Hub:
             self._end(board, client, code)
         return len(ended)
 
+    async def end_all(self, code: int) -> int:
+        """End every stream this process holds (it is stopping); returns once each close has been sent."""
+        ended = [(board, client) for board, feed in list(self.boards.items()) for client in list(feed.clients)]
+        for board, client in ended:
+            self.detach(board, client)
+        await asyncio.gather(*(_close_quietly(client, code) for _, client in ended))
+        return len(ended)
+
     def _end(self, board: str, client: LiveClient, code: int) -> None:
         # Detached at once, so not one more update (nor a requested snapshot)
         # reaches the client while its close is on its way.

@@ -64,6 +64,11 @@ class ConnectionCounter:
     def held(self, address: str) -> int:
         return self._counts.get(address, 0)
 
+    def total(self) -> int:
+        """Live connections open in this process, whatever their address."""
+        with self._lock:
+            return sum(self._counts.values())
+
 
 connections = ConnectionCounter()
 
