@@ -7,6 +7,7 @@ from django.db import transaction
 from apps.guesses.models import Guess
 from apps.guesses.scoring import ScoringRules, score_guess
 from apps.leaderboards.boards import selectors as board_selectors
+from apps.leaderboards.boards.read_cache import read_cache_fill
 from apps.leaderboards.boards.services import board_projection_repair
 from apps.leaderboards.models import RoundStanding, Standing
 from apps.leaderboards.settlement.outbox import settlement_request_write
@@ -93,7 +94,9 @@ def match_in(tournament, **kwargs):
 def leaderboard_page(*, board: str, limit: int, offset: int) -> dict:
     """A board page as the API serves it: a Redis set found missing is repaired and the page read again."""
     page = board_selectors.leaderboard_page(board=board, limit=limit, offset=offset)
+    read_cache_fill(page.pop("cache_fill"))
     if page.pop("projection_missing") and board_projection_repair(board=board_selectors.board_resolve(board=board)):
         page = board_selectors.leaderboard_page(board=board, limit=limit, offset=offset)
         page.pop("projection_missing")
+        read_cache_fill(page.pop("cache_fill"))
     return page

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from apps.leaderboards.boards.read_cache import read_cache_fill
+from apps.leaderboards.boards.selectors import DetailsFill
 from apps.leaderboards.boards import pages, projection_read, selectors
 from apps.leaderboards.boards.keys import BoardKey, member_field, names_key
 from apps.leaderboards.boards.projection_write import projection_member_name_forget
@@ -140,7 +142,7 @@ def test_a_name_read_before_a_rename_is_not_cached_after_it(cup, django_capture_
     # ... the member renames and the rename's cleanup runs ...
     projection_member_name_forget(member_id=members[5].id)
     # ... then the read stores what it fetched: refused, the generation moved on.
-    selectors._details_store(board, seen, stale)
+    read_cache_fill(DetailsFill(board=board, version=seen.version, generation=seen.generation, fetched=stale))
     assert client.hget(names_key(tournament.id), member_field(members[5].id)) is None
 
 

@@ -36,6 +36,7 @@ from apps.leaderboards.boards.serializers import (
     MemberStatsOutputSerializer,
     TournamentLeaderboardInputSerializer,
 )
+from apps.leaderboards.boards.read_cache import read_cache_fill
 from apps.leaderboards.boards.services import board_projection_repair
 from apps.leagues.selectors import league_get_for_member
 
@@ -57,9 +58,11 @@ def _read(board: BoardKey, read) -> dict:
     The selectors only read; this view is where the repair is started.
     """
     page = read(board)
+    read_cache_fill(page.pop("cache_fill"))
     if page.pop("projection_missing") and board_projection_repair(board=board_resolve(board=board)):
         page = read(board)
         page.pop("projection_missing")
+        read_cache_fill(page.pop("cache_fill"))
     return page
 
 
@@ -192,33 +195,47 @@ class TournamentLeaderboardMeApi(APIView):
         return _around_response(page)
 
 
-class LeagueLeaderboardApi(APIView):
+class _LeagueBoardApi(APIView):
+    """A league board: members only, private to the caller."""
+
     permission_classes = [IsAuthenticated]
 
+    def league_read(self, request, league_id: int, query_serializer, read) -> tuple[dict, dict]:
+        """(the query's parameters, `read(board, params)` as served) once the caller is known to be a member."""
+        params = query_validated(query_serializer, request)
+        board = _league_board(request, league_id)
+        return params, _read(board, lambda b: read(b, params))
+
+
+class LeagueLeaderboardApi(_LeagueBoardApi):
     @extend_schema(
         operation_id="leagues_leaderboard",
         parameters=[LeaderboardPageInputSerializer],
         responses={200: LeaderboardPageOutputSerializer},
     )
     def get(self, request, league_id: int):
-        params = query_validated(LeaderboardPageInputSerializer, request)
-        board = _league_board(request, league_id)
-        page = _read(board, lambda b: leaderboard_page(board=b, limit=params["limit"], offset=params["offset"]))
+        params, page = self.league_read(
+            request,
+            league_id,
+            LeaderboardPageInputSerializer,
+            lambda board, p: leaderboard_page(board=board, limit=p["limit"], offset=p["offset"]),
+        )
         return _page_response(request, page, limit=params["limit"], offset=params["offset"])
 
 
-class LeagueLeaderboardMeApi(APIView):
-    permission_classes = [IsAuthenticated]
-
+class LeagueLeaderboardMeApi(_LeagueBoardApi):
     @extend_schema(
         operation_id="leagues_leaderboard_me",
         parameters=[LeaderboardAroundInputSerializer],
         responses={200: LeaderboardAroundOutputSerializer},
     )
     def get(self, request, league_id: int):
-        params = query_validated(LeaderboardAroundInputSerializer, request)
-        board = _league_board(request, league_id)
-        page = _read(board, lambda b: leaderboard_around(board=b, member_id=request.user.pk, **params))
+        _, page = self.league_read(
+            request,
+            league_id,
+            LeaderboardAroundInputSerializer,
+            lambda board, p: leaderboard_around(board=board, member_id=request.user.pk, **p),
+        )
         return _around_response(page)
 
 
@@ -231,6 +248,7 @@ class MemberStatsApi(APIView):
     def get(self, request, tournament_id: int, member_id: int):
         pages.tournament_known(tournament_id=tournament_id)
         stats = member_stats(tournament_id=tournament_id, member_id=member_id)
+        read_cache_fill(stats.pop("cache_fill"))
         source = stats.pop("source")
         return Response(
             MemberStatsOutputSerializer(stats).data,

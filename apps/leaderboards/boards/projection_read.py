@@ -108,3 +108,15 @@ def projection_ready(*, tournament_id: int) -> bool:
     except RedisError as exc:
         redis_failed(exc)
         return False
+
+
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def redis_script(client, source: str):
+    """A Lua script registered once per client (EVALSHA after the first call)."""
+    key = (id(client), source)
+    script = _scripts.get(key)
+    if script is None:
+        script = _scripts[key] = client.register_script(source)
+    return script

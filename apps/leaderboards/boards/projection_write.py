@@ -219,7 +219,7 @@ def projection_member_name_forget(*, member_id: int) -> None:
     Call after the member's change commits. The generation (`meta` n) is part
     of a public page's cache key and ETag, so pages listing the old name stop
     being served, and a read that fetched the old name before the change
-    committed does not store it (see `selectors._NAMES_STORE_LUA`).
+    committed does not store it (see `read_cache._NAMES_STORE_LUA`).
     """
     if not projection_enabled():
         return

@@ -23,6 +23,7 @@ from apps.leaderboards.boards.keys import LEAGUE, ROUND, TOURNAMENT, BoardKey, m
 from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key, names_key, outcome_key, stats_key
 from apps.leaderboards.boards.projection_read import (
     RedisError,
+    redis_script,
     league_fingerprint_now,
     redis_available,
     redis_client,
@@ -56,6 +57,26 @@ def board_resolve(*, board: BoardKey | str) -> BoardKey:
     if tournament_id is None:
         raise NotFound("not_found", "No league with this id.")
     return board.with_tournament(tournament_id)
+
+
+@dataclass(frozen=True)
+class DetailsFill:
+    """Names and outcome hits a Redis read fetched from the database, to be cached for the next read."""
+
+    board: BoardKey
+    version: int
+    generation: str
+    fetched: dict[int, tuple[int, str]]  # member id -> (outcome hits, display name)
+
+
+@dataclass(frozen=True)
+class StatsFill:
+    """A member's stats worked out at `version`, to be cached for reads at the same version."""
+
+    tournament_id: int
+    member_id: int
+    version: int
+    stats: dict
 
 
 @dataclass
@@ -105,6 +126,8 @@ def leaderboard_around(*, board: BoardKey | str, member_id: int, around: int) ->
 
 def leaderboard_top(*, board: BoardKey) -> tuple[int, list[dict]]:
     """The board's version and its top 10 rows (the live messages' `top`)."""
+    # What the read fetched is not cached from here: the live push reads a
+    # few boards once per change, the API reads them all the time.
     page = leaderboard_page(board=board, limit=TOP_SIZE, offset=0)
     return int(page["version"]), page["rows"]
 
@@ -119,14 +142,17 @@ def member_stats(*, tournament_id: int, member_id: int) -> dict:
     out at the board's current version less than LEADERBOARD_CACHE_SECONDS
     ago (the age bound covers the settled-guess count, which turns when a
     settlement finishes, after its last version bump).
+    Worked out afresh, the answer carries a `cache_fill` (a `StatsFill`, or
+    None) for the caller to store with `read_cache.read_cache_fill`.
     """
     cached = _stats_cached(tournament_id, member_id)
     if cached is not None and cached[1] is not None:
-        return cached[1]
+        return {**cached[1], "cache_fill": None}
     stats = _member_stats_compute(tournament_id=tournament_id, member_id=member_id)
+    fill = None
     if cached is not None and stats["source"] == SOURCE_REDIS:
-        _stats_store(tournament_id, member_id, cached[0], stats)
-    return stats
+        fill = StatsFill(tournament_id=tournament_id, member_id=member_id, version=cached[0], stats=dict(stats))
+    return {**stats, "cache_fill": fill}
 
 
 _STATS_LUA = """
@@ -141,7 +167,7 @@ def _stats_cached(tournament_id: int, member_id: int) -> tuple[int, dict | None]
         return None
     keys = [meta_key(tournament_id), ready_key(tournament_id), stats_key(tournament_id)]
     try:
-        reply = _script(redis_client(), _STATS_LUA)(keys=keys, args=[member_field(member_id)])
+        reply = redis_script(redis_client(), _STATS_LUA)(keys=keys, args=[member_field(member_id)])
     except RedisError as exc:
         redis_failed(exc)
         return None
@@ -156,17 +182,6 @@ def _stats_cached(tournament_id: int, member_id: int) -> tuple[int, dict | None]
         and 0 <= time.time() - float(written) < settings.LEADERBOARD_CACHE_SECONDS
     )
     return version, (json.loads(stats) if fresh else None)
-
-
-def _stats_store(tournament_id: int, member_id: int, version: int, stats: dict) -> None:
-    value = f"{version}|{time.time()}|{json.dumps(stats, separators=(',', ':'))}"
-    try:
-        pipe = redis_client().pipeline(transaction=False)
-        pipe.hset(stats_key(tournament_id), member_field(member_id), value)
-        pipe.expire(stats_key(tournament_id), NAMES_TTL_SECONDS)
-        pipe.execute()
-    except RedisError as exc:
-        redis_failed(exc)
 
 
 def _member_stats_compute(*, tournament_id: int, member_id: int) -> dict:
@@ -245,27 +260,6 @@ if start < 0 then start = 0 end
 local entries = redis.call('ZRANGE', KEYS[1], start, position + around, 'WITHSCORES')
 local ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2])
 """ + _DETAILS_LUA
-# Names read from the database are written back only while the board's name
-# generation is the one the read saw: a rename in between bumps it, so an
-# old name read before the rename committed is never stored after it.
-_NAMES_STORE_LUA = """
-if (redis.call('HGET', KEYS[2], 'n') or '') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-# Cached names live this long after the last one was added (renames drop theirs at once).
-NAMES_TTL_SECONDS = 24 * 3600
-_scripts: dict[tuple[int, str], object] = {}
-
-
-def _script(client, source: str):
-    key = (id(client), source)
-    script = _scripts.get(key)
-    if script is None:
-        script = _scripts[key] = client.register_script(source)
-    return script
-
 
 def _redis_read(target: BoardKey, read) -> tuple:
     """(what `read` found in Redis or None, whether the board's set is missing and should be rebuilt).
@@ -347,11 +341,11 @@ def _board_keys(target: BoardKey) -> list[str]:
 
 
 def _redis_page(client, target: BoardKey, offset: int, limit: int) -> _Read | None:
-    return _scripted(_script(client, _PAGE_LUA)(keys=_board_keys(target), args=[offset, offset + limit - 1]))
+    return _scripted(redis_script(client, _PAGE_LUA)(keys=_board_keys(target), args=[offset, offset + limit - 1]))
 
 
 def _redis_around(client, target: BoardKey, member_id: int, around: int):
-    reply = _script(client, _AROUND_LUA)(keys=_board_keys(target), args=[member_field(member_id), around])
+    reply = redis_script(client, _AROUND_LUA)(keys=_board_keys(target), args=[member_field(member_id), around])
     if reply[0] == 1 and reply[1] == -1:
         return False
     return _scripted(reply)
@@ -486,6 +480,7 @@ def _db_stats_ranks(tournament_id: int, standing: dict, rounds: list) -> tuple[i
 
 # --- rows -------------------------------------------------------------------------------
 def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
+    fill = None
     ids = [member_id for _, member_id, _, _ in found.ranked]
     names = dict(found.names or {})
     outcome = dict(found.outcome or {})
@@ -499,7 +494,7 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
             names.setdefault(member_id, display_name)
             outcome.setdefault(member_id, outcome_hits)
         if found.source == SOURCE_REDIS and fetched:
-            _details_store(target, found, fetched)
+            fill = DetailsFill(board=target, version=found.version, generation=found.generation, fetched=fetched)
     rows = [
         {
             "rank": rank,
@@ -518,6 +513,8 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
         "source": found.source,
         "generation": found.generation,
         "projection_missing": missing,
+        # What the read fetched that Redis could keep for the next one (`read_cache.read_cache_fill`).
+        "cache_fill": fill,
     }
 
 
@@ -541,23 +538,3 @@ def _details_fetch(target: BoardKey, ids: list[int]) -> dict[int, tuple[int, str
     return details
 
 
-def _details_store(target: BoardKey, found: _Read, fetched: dict[int, tuple[int, str]]) -> None:
-    """Cache names and outcome hits a Redis read had to fetch, in one round trip; a failure only costs the cache."""
-    try:
-        client = redis_client()
-        pipe = client.pipeline(transaction=False)
-        name_args: list = []
-        hits: dict = {}
-        for member_id, (outcome_hits, display_name) in fetched.items():
-            name_args += [member_field(member_id), display_name]
-            hits[member_field(member_id)] = f"{found.version}:{outcome_hits}"
-        _script(client, _NAMES_STORE_LUA)(
-            keys=[names_key(target.tournament), meta_key(target.tournament)],
-            args=[found.generation, NAMES_TTL_SECONDS, *name_args],
-            client=pipe,
-        )
-        pipe.hset(outcome_key(target), mapping=hits)
-        pipe.expire(outcome_key(target), NAMES_TTL_SECONDS)
-        pipe.execute()
-    except RedisError as exc:
-        redis_failed(exc)

@@ -121,7 +121,7 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
         f"SELECT member_id, points, exact_hits, outcome_hits FROM {Standing._meta.db_table} "
         f"WHERE tournament_id = %s"
     )
-    differences = _compare(expected, params, actual, [tournament_id], f"tournament:{tournament_id}")
+    differences = _compare(expected, params, actual, [tournament_id], str(BoardKey.of_tournament(tournament_id)))
     round_ids = set(round_ids_with_rows(tournament_id=tournament_id))
     round_ids |= {applied.round_id for _, applied, _, _ in states if applied and applied.round_id}
     round_ids |= {applied.round_id for _, _, applied, _ in states if applied and applied.round_id}
@@ -139,11 +139,11 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
             f"FROM {RoundStanding._meta.db_table} WHERE round_id = %s"
         )
         differences += _compare(
-            rexpected, rparams, ractual, [round_id], f"tournament:{tournament_id}:round:{round_id}"
+            rexpected, rparams, ractual, [round_id], str(BoardKey.of_round(tournament_id, round_id))
         )
         # A round row stays only while the member has earned something in the round.
         differences += [
-            Difference(f"tournament:{tournament_id}:round:{round_id}", member_id, ("no row",), (0, 0, 0))
+            Difference(str(BoardKey.of_round(tournament_id, round_id)), member_id, ("no row",), (0, 0, 0))
             for member_id in RoundStanding.objects.filter(
                 round_id=round_id, points=0, exact_hits=0, outcome_hits=0
             ).values_list("member_id", flat=True)[:DIFFERENCE_LIMIT]
@@ -203,7 +203,7 @@ def standings_verify_projection(*, tournament_id: int) -> list[Difference]:
         return [Difference(f"redis tournament:{tournament_id}", 0, ("built",), ("not built",))]
     order = "ORDER BY points DESC, exact_hits DESC, member_id"
     differences = _compare_sets(
-        f"tournament:{tournament_id}",
+        str(BoardKey.of_tournament(tournament_id)),
         _stream(
             f"SELECT member_id, points, exact_hits FROM {Standing._meta.db_table} WHERE tournament_id = %s {order}",
             [tournament_id],
@@ -212,7 +212,7 @@ def standings_verify_projection(*, tournament_id: int) -> list[Difference]:
     )
     for round_id in round_ids_with_rows(tournament_id=tournament_id):
         differences += _compare_sets(
-            f"tournament:{tournament_id}:round:{round_id}",
+            str(BoardKey.of_round(tournament_id, round_id)),
             _stream(
                 f"SELECT member_id, points, exact_hits FROM {RoundStanding._meta.db_table} WHERE round_id = %s {order}",
                 [round_id],
@@ -222,7 +222,7 @@ def standings_verify_projection(*, tournament_id: int) -> list[Difference]:
     ready_leagues = {int(x) for x in client.smembers(leagues_ready_key(tournament_id))}
     for league_id in League.objects.filter(tournament_id=tournament_id, id__in=ready_leagues).values_list("id", flat=True):
         differences += _compare_sets(
-            f"league:{league_id}",
+            str(BoardKey.of_league(league_id)),
             _stream(
                 f"SELECT lm.member_id, COALESCE(s.points, 0) AS points, COALESCE(s.exact_hits, 0) AS exact_hits "
                 f"FROM {LeagueMembership._meta.db_table} lm LEFT JOIN {Standing._meta.db_table} s "
