@@ -12,6 +12,7 @@ from django.test import AsyncClient, Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.common import request_id
+from apps.common.models import AuditEntry
 from apps.leaderboards.models import SettlementRequest
 from apps.ingestion.models import Execution
 from apps.ingestion.services import ingestion_run
@@ -159,6 +160,10 @@ def test_a_request_id_reaches_the_web_log_the_worker_log_the_execution_and_the_j
     assert response.headers["X-Request-ID"] == "abc-123"
     assert execution.status == "completed", execution.error
     assert execution.request_id == "abc-123"
+    # The audit trail names the request that triggered the ingestion.
+    assert list(AuditEntry.objects.filter(action="ingestion_triggered").values_list("request_id", flat=True)) == [
+        "abc-123"
+    ]
     # The result it ingested asked for a settlement: the request remembers whose change it was.
     assert list(SettlementRequest.objects.filter(match__tournament=cup).values_list("request_id", flat=True)) == [
         "abc-123"
