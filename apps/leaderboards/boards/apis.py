@@ -137,9 +137,7 @@ class TournamentLeaderboardApi(APIView):
         responses={200: LeaderboardPageOutputSerializer, 304: OpenApiResponse(description="If-None-Match matched")},
     )
     def get(self, request, tournament_id: int):
-        serializer = TournamentLeaderboardInputSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
+        params = query_validated(TournamentLeaderboardInputSerializer, request)
         limit, offset = params["limit"], params["offset"]
         pages.tournament_known(tournament_id=tournament_id)
         board, extra = BoardKey.of_tournament(tournament_id), {}

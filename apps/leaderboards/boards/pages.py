@@ -27,7 +27,13 @@ from django.core.cache import cache
 
 from apps.common.errors import NotFound
 from apps.leaderboards.boards.keys import BoardKey, meta_key, ready_key
-from apps.leaderboards.boards.projection_read import RedisError, redis_available, redis_client, redis_failed
+from apps.leaderboards.boards.projection_read import (
+    RedisError,
+    redis_available,
+    redis_client,
+    redis_failed,
+    redis_script,
+)
 from apps.matches.models import Round
 from apps.matches.selectors import tournament_get
 
@@ -75,21 +81,26 @@ def known_forget() -> None:
         _memory.clear()
 
 
+_STAMP_LUA = """
+return {redis.call('EXISTS', KEYS[1]), redis.call('HGET', KEYS[2], 'v') or '', redis.call('HGET', KEYS[2], 'n') or ''}
+"""
+
+
 def board_stamp(*, tournament_id: int) -> str | None:
     """The boards' "version.generation" in Redis, one round trip; None when Redis cannot answer or is not built."""
     if not redis_available():
         return None
     try:
-        pipe = redis_client().pipeline(transaction=False)
-        pipe.exists(ready_key(tournament_id))
-        pipe.hmget(meta_key(tournament_id), "v", "n")
-        ready, (version, generation) = pipe.execute()
+        # One script, not a pipeline: the same round trip at a third of redis-py's cost per call.
+        client = redis_client()
+        keys = [ready_key(tournament_id), meta_key(tournament_id)]
+        ready, version, generation = redis_script(client, _STAMP_LUA)(keys=keys)
     except RedisError as exc:
         redis_failed(exc)
         return None
     if not ready:
         return None
-    return stamp_of(version=int(version or 0), generation=(generation or b"").decode())
+    return stamp_of(version=int(version or 0), generation=generation.decode() if generation else "")
 
 
 def stamp_of(*, version: int, generation: str) -> str:
