@@ -176,7 +176,11 @@ def test_intake_sends_one_job_for_the_awards_that_arrive_while_one_is_queued(mon
 
     tournament, members, action, _ = _tournament(1)
     sent = []
-    monkeypatch.setattr(outbox, "_send", lambda task, countdown=None, **kwargs: sent.append((task, kwargs)))
+    monkeypatch.setattr(
+        outbox,
+        "_send",
+        lambda task, *, what, countdown=None, eager_raises=True, **kwargs: sent.append((task, kwargs)),
+    )
     for _ in range(3):
         actions.score_action_submit(
             tournament_id=tournament.id, code="quiz", member_id=members[0].id, idempotency_key=uuid.uuid4()

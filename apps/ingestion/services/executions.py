@@ -139,20 +139,16 @@ def ingestion_enqueue(*, tournament: Tournament, operation: str, triggered_by=No
             "no_data_source",
             f"{tournament.name} has no data source; ingest it once from a file or URL, or add one in the admin.",
         )
-    with transaction.atomic():
-        execution = execution_create(
-            provider=data_source.provider,
-            source=data_source.source,
-            operation=operation,
-            tournament=tournament,
-            triggered_by=triggered_by,
-            trigger=trigger,
-        )
-        _execution_audit(
-            execution=execution, action=Action.INGESTION_TRIGGERED, target=tournament, triggered_by=triggered_by
-        )
-        _execution_enqueue(execution)
-    return execution
+    return _execution_start(
+        action=Action.INGESTION_TRIGGERED,
+        audit_target=tournament,
+        provider=data_source.provider,
+        source=data_source.source,
+        operation=operation,
+        tournament=tournament,
+        triggered_by=triggered_by,
+        trigger=trigger,
+    )
 
 
 def execution_retry(*, execution: Execution, triggered_by=None, trigger: str = "admin") -> Execution:
@@ -171,24 +167,29 @@ def execution_retry(*, execution: Execution, triggered_by=None, trigger: str = "
         data_source = DataSource.objects.filter(tournament_id=execution.tournament_id).first()
     if data_source is not None:
         provider, source = data_source.provider, data_source.source
+    # Filed under the execution that failed: its entries tell who retried it and into which one.
+    return _execution_start(
+        action=Action.EXECUTION_RETRIED,
+        audit_target=execution,
+        provider=provider,
+        source=source,
+        operation=execution.operation,
+        tournament=execution.tournament,
+        tournament_slug=execution.tournament_slug,
+        options=execution.options,
+        triggered_by=triggered_by,
+        trigger=trigger,
+        retry_of=execution,
+    )
+
+
+def _execution_start(*, action: str, audit_target, triggered_by, **create) -> Execution:
+    """Create an execution, its audit entry and its job, all or nothing (the job is sent after commit)."""
     with transaction.atomic():
-        retry = execution_create(
-            provider=provider,
-            source=source,
-            operation=execution.operation,
-            tournament=execution.tournament,
-            tournament_slug=execution.tournament_slug,
-            options=execution.options,
-            triggered_by=triggered_by,
-            trigger=trigger,
-            retry_of=execution,
-        )
-        # Filed under the execution that failed: its entries tell who retried it and into which one.
-        _execution_audit(
-            execution=retry, action=Action.EXECUTION_RETRIED, target=execution, triggered_by=triggered_by
-        )
-        _execution_enqueue(retry)
-    return retry
+        execution = execution_create(triggered_by=triggered_by, **create)
+        _execution_audit(execution=execution, action=action, target=audit_target, triggered_by=triggered_by)
+        _execution_enqueue(execution)
+    return execution
 
 
 def execution_cancel(*, execution: Execution) -> bool:

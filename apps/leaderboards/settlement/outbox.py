@@ -42,12 +42,21 @@ def settlement_request_write(*, match: Match, kind: str = SettlementRequest.Kind
     return request
 
 
-def _send(task_name: str, countdown: float | None = None, **kwargs) -> None:
+def _send(task_name: str, *, what: str, countdown: float | None = None, eager_raises: bool = True, **kwargs) -> None:
+    """Send a job of the settlement queue. A broker that does not answer loses nothing: what the job
+    would do stays pending in the database and the sweeper sends it again, so the failure is logged,
+    not raised; in the embedded default (eager Celery) the job runs here, and its error is the caller's.
+    """
     # Imported here, not at the top: the tasks call the services that call this
     # module (the Celery task <-> service pair the project allows).
     from apps.leaderboards.settlement import tasks
 
-    getattr(tasks, task_name).apply_async(kwargs=kwargs, queue="settlement", countdown=countdown)
+    try:
+        getattr(tasks, task_name).apply_async(kwargs=kwargs, queue="settlement", countdown=countdown)
+    except Exception as exc:
+        if eager_raises and getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+            raise
+        logger.error("could not enqueue %s (the sweeper will): %s", what, exc)
 
 
 def settlement_request_enqueue(*, request_id: int) -> None:
@@ -56,12 +65,7 @@ def settlement_request_enqueue(*, request_id: int) -> None:
     A broker that does not answer loses nothing: the request stays pending and
     the sweeper sends it again.
     """
-    try:
-        _send("settlement_run", request_id=request_id)
-    except Exception as exc:
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-            raise
-        logger.error("could not enqueue settlement request %s (the sweeper will): %s", request_id, exc)
+    _send("settlement_run", what=f"settlement request {request_id}", request_id=request_id)
 
 
 def score_awards_enqueue(*, tournament_id: int, coalesce: bool = True) -> None:
@@ -76,12 +80,7 @@ def score_awards_enqueue(*, tournament_id: int, coalesce: bool = True) -> None:
     """
     if coalesce and not _first_to_queue(awards_queued_key(tournament_id), seconds=AWARDS_QUEUED_SECONDS):
         return
-    try:
-        _send("score_actions_apply", tournament_id=tournament_id)
-    except Exception as exc:
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-            raise
-        logger.error("could not enqueue the score awards of tournament %s (the sweeper will): %s", tournament_id, exc)
+    _send("score_actions_apply", what=f"the score awards of tournament {tournament_id}", tournament_id=tournament_id)
 
 
 def score_awards_queued_clear(*, tournament_id: int) -> None:
@@ -93,10 +92,13 @@ def score_projection_flush_enqueue(*, tournament_id: int) -> None:
     """Send, in a second, the job that writes owed totals once the tournament lock is free (one queued at a time)."""
     if not _first_to_queue(owed_flush_queued_key(tournament_id), seconds=OWED_FLUSH_QUEUED_SECONDS):
         return
-    try:
-        _send("score_projection_flush", countdown=1, tournament_id=tournament_id)
-    except Exception as exc:
-        logger.error("could not enqueue the projection flush of tournament %s (the sweeper will): %s", tournament_id, exc)
+    _send(
+        "score_projection_flush",
+        what=f"the projection flush of tournament {tournament_id}",
+        countdown=1,
+        eager_raises=False,
+        tournament_id=tournament_id,
+    )
 
 
 def score_projection_flush_queued_clear(*, tournament_id: int) -> None:

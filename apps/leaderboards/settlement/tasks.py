@@ -88,6 +88,15 @@ def settlement_run(self, request_id: int) -> str:
         return report.outcome
 
 
+def _retry_or_leave_pending(task, exc: BaseException, what: str) -> str:
+    """Retry a passing failure; past the last retry (or with no broker) leave the work pending for the sweeper."""
+    retries = task.request.retries or 0
+    if SETTLEMENT_RETRY.exhausted(retries) or task.request.is_eager:
+        logger.error("%s not applied after %s retries: %s", what, retries, exc)
+        return "pending"
+    raise SETTLEMENT_RETRY.retry(task, exc)
+
+
 def _park(function, request_id: int, error: str) -> None:
     try:
         function(request_id=request_id, error=error)
@@ -107,12 +116,7 @@ def score_actions_apply(self, tournament_id: int) -> dict | str:
     try:
         report = score_awards_apply(tournament_id=tournament_id)
     except SETTLEMENT_RETRY.transient as exc:
-        retries = self.request.retries or 0
-        if SETTLEMENT_RETRY.exhausted(retries) or self.request.is_eager:
-            # The awards stay pending: the sweeper sends the job again later.
-            logger.error("score awards of tournament %s not applied after %s retries: %s", tournament_id, retries, exc)
-            return "pending"
-        raise SETTLEMENT_RETRY.retry(self, exc)
+        return _retry_or_leave_pending(self, exc, f"score awards of tournament {tournament_id}")
     if report["more"]:
         score_awards_enqueue(tournament_id=tournament_id, coalesce=False)
     return report
@@ -130,11 +134,7 @@ def score_action_apply(self, award_id: int) -> str:
     try:
         return score_award_apply(award_id=award_id)
     except SETTLEMENT_RETRY.transient as exc:
-        retries = self.request.retries or 0
-        if SETTLEMENT_RETRY.exhausted(retries) or self.request.is_eager:
-            logger.error("score award %s not applied after %s retries: %s", award_id, retries, exc)
-            return "pending"
-        raise SETTLEMENT_RETRY.retry(self, exc)
+        return _retry_or_leave_pending(self, exc, f"score award {award_id}")
 
 
 @app.task(bind=True, name="apps.leaderboards.tasks.score_projection_flush")
