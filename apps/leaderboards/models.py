@@ -22,6 +22,9 @@ class Standing(models.Model):
     points = models.IntegerField(default=0)
     exact_hits = models.IntegerField(default=0)
     outcome_hits = models.IntegerField(default=0)
+    # The part of `points` from matches in play (provisionally settled): shown
+    # apart on every row, back to 0 once those matches finish.
+    live_points = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tournament", "member"], name="standing_unique")]
@@ -58,6 +61,7 @@ class RoundStanding(models.Model):
     points = models.IntegerField(default=0)
     exact_hits = models.IntegerField(default=0)
     outcome_hits = models.IntegerField(default=0)
+    live_points = models.IntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.points} in round {self.round_id}"
@@ -111,6 +115,8 @@ class SettlementRequest(TimeStampedModel):
     applied_round = models.ForeignKey(
         "matches.Round", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
+    # The applied result is a score in play: its points count as live points too.
+    applied_live = models.BooleanField(default=False)
 
     # Progress: every guess of a member id <= cursor is applied. Moved in the
     # same transaction as the standings of each batch, so a rerun resumes there.
@@ -148,6 +154,9 @@ class BoardState(models.Model):
     version = models.BigIntegerField(default=0)
     as_of = models.DateTimeField(null=True, blank=True)
     projection_stale = models.BooleanField(default=False)
+    # The tournament's matches in play as the boards count them:
+    # [{"id", "home_score", "away_score"}], moved with the version.
+    live_matches = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"tournament {self.tournament_id} boards v{self.version}"
