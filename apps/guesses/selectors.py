@@ -8,23 +8,24 @@ from apps.common.errors import Forbidden, NotFound
 from apps.guesses.models import Guess
 from apps.guesses.scoring import ScoringRules, score_guess
 from apps.matches.models import Match
-from apps.matches.selectors import guess_window_open, match_get, match_settled_q
+from apps.matches.selectors import guess_window_open, match_get, match_scored_q
 
 
 def _settled_expression() -> ExpressionWrapper:
-    return ExpressionWrapper(match_settled_q(prefix="match__"), output_field=BooleanField())
+    return ExpressionWrapper(match_scored_q(prefix="match__"), output_field=BooleanField())
 
 
 def guess_points(*, guess: Guess, settled: bool) -> int | None:
-    """The points `guess` earned, or None while its match's current result is not settled.
+    """The points `guess` earned, or None while its match's current score is not settled.
 
-    Points are derived, not stored: the guess, the counted result, the
-    tournament's settings and the round's multiplier decide them, exactly as
-    settlement computed them. Expects `guess.match` with `tournament` and
-    `round` loaded.
+    `settled` is `match_scored_q` of the guess's match: a match in play gives
+    provisional points (`guess_provisional`). Points are derived, not stored:
+    the guess, the counted result, the tournament's settings and the round's
+    multiplier decide them, exactly as settlement computed them. Expects
+    `guess.match` with `tournament` and `round` loaded.
     """
     match = guess.match
-    if not settled or match.status != Match.Status.FINISHED:
+    if not settled or match.status not in Match.SCORED_STATUSES:
         return None
     result = match.counted_score()
     if result is None:
@@ -38,6 +39,11 @@ def guess_points(*, guess: Guess, settled: bool) -> int | None:
     return score_guess(
         guess=(guess.home_goals, guess.away_goals), result=result, rules=rules, multiplier=match.round.multiplier
     ).points
+
+
+def guess_provisional(*, guess: Guess, settled: bool) -> bool:
+    """Whether the guess's points are live: its match is in play and its score is settled provisionally."""
+    return settled and guess.match.status == Match.Status.LIVE
 
 
 def _guesses() -> QuerySet[Guess]:
@@ -72,7 +78,7 @@ def guess_list_for_match(*, match_id: int, now: datetime) -> QuerySet[Guess]:
     match = match_get(match_id=match_id)
     if guess_window_open(match=match, now=now):
         raise Forbidden("match_not_locked", "Other members' guesses are shown once the match is locked.")
-    settled = match.is_settled
+    settled = match.is_scored
     # (match, member) is the unique index: the walk by member id needs no sort.
     return (
         Guess.objects.filter(match_id=match.pk)

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from apps.common.serializers import StrictIntegerField
 from apps.guesses.models import MAX_GOALS, Guess
-from apps.guesses.selectors import guess_points
+from apps.guesses.selectors import guess_points, guess_provisional
 from apps.members.serializers import MemberRefSerializer
 
 MAX_ID = 2**63 - 1
@@ -14,7 +14,7 @@ class GuessInputSerializer(serializers.Serializer):
 
 
 class GuessOutputSerializer(serializers.ModelSerializer):
-    """A guess with its points: null until the match's current result is settled.
+    """A guess with its points: null until the match's current score is settled, provisional while in play.
 
     Expects guesses from the selectors (annotated with `settled`, match,
     tournament and round loaded); a guess without `settled` counts as unsettled.
@@ -22,20 +22,26 @@ class GuessOutputSerializer(serializers.ModelSerializer):
 
     match = serializers.IntegerField(source="match_id")
     points = serializers.SerializerMethodField()
+    provisional = serializers.SerializerMethodField(
+        help_text="The points are live: the match is in play and they follow its score."
+    )
 
     class Meta:
         model = Guess
-        fields = ["match", "home_goals", "away_goals", "points", "updated_at"]
+        fields = ["match", "home_goals", "away_goals", "points", "provisional", "updated_at"]
 
     def get_points(self, guess: Guess) -> int | None:
         return guess_points(guess=guess, settled=getattr(guess, "settled", False))
+
+    def get_provisional(self, guess: Guess) -> bool:
+        return guess_provisional(guess=guess, settled=getattr(guess, "settled", False))
 
 
 class MatchGuessOutputSerializer(GuessOutputSerializer):
     member = MemberRefSerializer()
 
     class Meta(GuessOutputSerializer.Meta):
-        fields = ["match", "member", "home_goals", "away_goals", "points", "updated_at"]
+        fields = ["match", "member", "home_goals", "away_goals", "points", "provisional", "updated_at"]
 
 
 class MyGuessFilterSerializer(serializers.Serializer):

@@ -24,7 +24,7 @@ class Standing(models.Model):
     outcome_hits = models.IntegerField(default=0)
     # The part of `points` from matches in play (provisionally settled): shown
     # apart on every row, back to 0 once those matches finish.
-    live_points = models.IntegerField(default=0)
+    live_points = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tournament", "member"], name="standing_unique")]
@@ -61,7 +61,7 @@ class RoundStanding(models.Model):
     points = models.IntegerField(default=0)
     exact_hits = models.IntegerField(default=0)
     outcome_hits = models.IntegerField(default=0)
-    live_points = models.IntegerField(default=0)
+    live_points = models.IntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.points} in round {self.round_id}"
@@ -116,7 +116,7 @@ class SettlementRequest(TimeStampedModel):
         "matches.Round", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     # The applied result is a score in play: its points count as live points too.
-    applied_live = models.BooleanField(default=False)
+    applied_live = models.BooleanField(default=False, db_default=False)
 
     # Progress: every guess of a member id <= cursor is applied. Moved in the
     # same transaction as the standings of each batch, so a rerun resumes there.

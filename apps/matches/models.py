@@ -105,6 +105,8 @@ class Match(TimeStampedModel):
         ABANDONED = "abandoned", "Abandoned"
 
     VOID_STATUSES = (Status.CANCELLED, Status.ABANDONED)
+    # A match whose counted score gives points: finished, or in play (provisionally).
+    SCORED_STATUSES = (Status.FINISHED, Status.LIVE)
 
     tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="matches")
     round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="matches")
@@ -169,8 +171,13 @@ class Match(TimeStampedModel):
 
     @property
     def is_settled(self) -> bool:
-        """Whether the points of the current result are awarded (see `selectors.match_settled_q`)."""
+        """Whether the points of the final result are awarded (see `selectors.match_settled_q`)."""
         return self.status == Match.Status.FINISHED and self.settled_version == self.result_version
+
+    @property
+    def is_scored(self) -> bool:
+        """Whether the points of the current score are awarded, final or in play (`selectors.match_scored_q`)."""
+        return self.status in Match.SCORED_STATUSES and self.settled_version == self.result_version
 
     def counted_score(self) -> tuple[int, int] | None:
         """The result that guesses are scored against (SCORING.md "Which result counts")."""

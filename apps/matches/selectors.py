@@ -17,6 +17,18 @@ def match_settled_q(*, prefix: str = "") -> Q:
     return Q(**{f"{prefix}status": Match.Status.FINISHED, f"{prefix}settled_version": F(f"{prefix}result_version")})
 
 
+def match_scored_q(*, prefix: str = "") -> Q:
+    """The match's current score has its points awarded: settled when finished, provisionally while in play.
+
+    `Match.is_scored` is the same rule on a loaded row. While a newer score
+    waits for settlement, neither holds: the points shown would not be the
+    boards'.
+    """
+    return Q(
+        **{f"{prefix}status__in": Match.SCORED_STATUSES, f"{prefix}settled_version": F(f"{prefix}result_version")}
+    )
+
+
 def tournament_list() -> QuerySet[Tournament]:
     return Tournament.objects.order_by("-starts_at", "id")
 

@@ -56,8 +56,20 @@ def tournament_join(*, tournament_id: int, member_id: int) -> Participation:
 
 
 def match_has_result(*, match: Match) -> bool:
-    """Whether the match is finished with a regular-time score: the state settlement awards points for."""
-    return match.status == Match.Status.FINISHED and match.home_score is not None and match.away_score is not None
+    """Whether the match is finished or in play with a regular-time score: the states settlement awards points for."""
+    return _scored(match.status, match.home_score, match.away_score)
+
+
+def _scored(status: str, home_score: int | None, away_score: int | None) -> bool:
+    return status in Match.SCORED_STATUSES and home_score is not None and away_score is not None
+
+
+def _counted_before(*, match: Match, before: dict) -> tuple[int, int]:
+    """The counted score the snapshot `before` showed, by the match's tournament's rule."""
+    was = Match(
+        **{field: before[field] for field in RESULT_FIELDS}, tournament=match.tournament, status=before["status"]
+    )
+    return was.counted_score()
 
 
 # What an audit entry of a result change shows before and after: every score, penalties included.
@@ -96,20 +108,35 @@ def match_result_save(
 
     A change that moves the result version is audited (`result_changed`) in
     the same transaction, naming `actor`: the feed (`feed:<provider>`) or the
-    staff member. Live scores of a match in play move no version and are not
-    audited; staff corrections always are (`match_result_correct`).
+    staff member. Staff corrections are audited even when they settle
+    nothing (`match_result_correct`).
+
+    A match in play settles provisionally (SCORING.md "In-play"): kickoff
+    with a score, every change of its *counted* score (a goal, a goal
+    disallowed) and the final whistle each move the version, so the boards
+    follow the game goal by goal and the final result settles by the
+    difference from the last provisional one. Extra-time goals of a
+    tournament that counts regular time change no counted score, so they
+    move nothing. A match that leaves play without a result (abandoned,
+    cancelled, or back to scheduled or postponed) gives its points back.
     """
-    was_counted = (
-        before is not None
-        and before["status"] == Match.Status.FINISHED
-        and before["home_score"] is not None
-        and before["away_score"] is not None
-    )
+    was_counted = before is not None and _scored(before["status"], before["home_score"], before["away_score"])
     kind = None
     if match_has_result(match=match):
-        if not was_counted or any(getattr(match, field) != before[field] for field in RESULT_FIELDS):
+        if not was_counted or before["status"] != match.status:
             kind = SettlementKind.SETTLE
-    elif match.status in Match.VOID_STATUSES and match.pk is not None:
+        elif match.status == Match.Status.LIVE:
+            # In play only the counted score matters: a running extra-time
+            # score under "regular" must not move a version per goal.
+            if _counted_before(match=match, before=before) != match.counted_score():
+                kind = SettlementKind.SETTLE
+        elif any(getattr(match, field) != before[field] for field in RESULT_FIELDS):
+            # Finished: any score settlement might read, so a later change of
+            # `counted_result` finds every result already settled as it stands.
+            kind = SettlementKind.SETTLE
+    elif match.pk is not None and (
+        match.status in Match.VOID_STATUSES or (before is not None and before["status"] == Match.Status.LIVE)
+    ):
         # Points may be held even when the columns no longer show a result
         # (finished, then live again, then cancelled): the last ask decides.
         if was_counted or match.settlement_kind == SettlementKind.SETTLE:
@@ -285,7 +312,7 @@ def _resettle(*, matches) -> int:
     settings, with the tournament row locked.
     """
     ids = list(
-        matches.filter(status=Match.Status.FINISHED, home_score__isnull=False, away_score__isnull=False)
+        matches.filter(status__in=Match.SCORED_STATUSES, home_score__isnull=False, away_score__isnull=False)
         .exclude(settlement_kind="")
         .order_by("id")
         .values_list("id", flat=True)

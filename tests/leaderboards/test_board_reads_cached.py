@@ -138,7 +138,7 @@ def test_a_name_read_before_a_rename_is_not_cached_after_it(cup, django_capture_
     client.delete(names_key(tournament.id))
     # A read sees the board at some name generation and fetches the old name ...
     seen = selectors._redis_page(client, board, 0, 10)
-    stale = {members[5].id: (1, "Old Name")}
+    stale = {members[5].id: (1, 0, "Old Name")}
     # ... the member renames and the rename's cleanup runs ...
     projection_member_name_forget(member_id=members[5].id)
     # ... then the read stores what it fetched: refused, the generation moved on.

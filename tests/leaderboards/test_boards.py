@@ -84,6 +84,7 @@ def test_rows_carry_points_hits_and_display_names(table, path):
         "points": 12,
         "exact_hits": 0,
         "outcome_hits": 6,
+        "live_points": 0,
     }
 
 
@@ -239,6 +240,7 @@ def test_member_stats_are_public(cup):
         "points": 3,
         "exact_hits": 0,
         "outcome_hits": 1,
+        "live_points": 0,
         "settled_guesses": 1,
         "rounds": [{"round": match.round_id, "points": 3, "rank": 3}],
     }

@@ -82,6 +82,8 @@ def _page_body(request, page: dict, *, limit: int, offset: int, extra: dict | No
         "total": total,
         "version": page["version"],
         "as_of": page["as_of"],
+        "live": page["live"],
+        "live_matches": page["live_matches"],
         "next": link(offset + limit) if offset + limit < total else None,
         "previous": link(max(0, offset - limit)) if offset > 0 else None,
         "results": page["rows"],
@@ -114,6 +116,8 @@ def _around_response(page: dict) -> Response:
         "total": page["total"],
         "version": page["version"],
         "as_of": page["as_of"],
+        "live": page["live"],
+        "live_matches": page["live_matches"],
         "me": page["me"],
         "results": page["rows"],
     }

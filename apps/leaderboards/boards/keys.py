@@ -15,8 +15,9 @@ Redis Cluster slot (one script can read a set and its version):
     lb:{t:7}:leagues    set of league ids whose sets are built
     lb:{t:7}:leagues:fp hash: league id -> the membership fingerprint its set was built from
     lb:{t:7}:names      hash: member -> display name (filled by reads, dropped on a rename)
-    lb:{t:7}:oh         hash: member -> "v:outcome hits" of the tournament board (valid at version v)
-    lb:{t:7}:r:3:oh     the same for round 3
+    lb:{t:7}:d          hash: member -> "v:outcome hits:live points" of the tournament board
+                        (valid at version v; the sets order by points and exact hits only)
+    lb:{t:7}:r:3:d      the same for round 3
     lb:{t:7}:stats      hash: member -> "v|written at|member stats JSON"
     lb:{t:7}:owed       set of member ids whose new total the boards still owe (score actions)
 """
@@ -139,8 +140,8 @@ def member_field(member_id: int) -> bytes:
     return b"%012d" % member_id
 
 
-def outcome_key(board: BoardKey) -> str:
-    """Outcome hits cached for a board's rows: a league lists tournament totals, so it shares the tournament's."""
+def details_key(board: BoardKey) -> str:
+    """Row details cached for a board's rows: a league lists tournament totals, so it shares the tournament's."""
     if board.kind == ROUND:
-        return f"{board.redis_key}:oh"
-    return f"{tournament_key(board.tournament)}:oh"
+        return f"{board.redis_key}:d"
+    return f"{tournament_key(board.tournament)}:d"

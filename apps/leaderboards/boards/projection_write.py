@@ -9,6 +9,7 @@ writers that commit without it (score awards) leave their members "owed" for
 the lock's next holder (below).
 """
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -120,6 +121,21 @@ def projection_move(
         pipe.hset(meta_key(tournament_id), mapping={"v": version, "at": as_of.isoformat()})
         pipe.execute()
     return boards
+
+
+def projection_state_write(*, state: BoardState, client: redis.Redis | None = None) -> None:
+    """Write the boards' version, time and matches in play (meta v, at, lm). Raises a Redis error."""
+    client = client or redis_client()
+    client.hset(meta_key(state.tournament_id), mapping=_meta_of(state))
+
+
+def _meta_of(state: BoardState) -> dict:
+    as_of = state.as_of or timezone.now()
+    return {
+        "v": state.version,
+        "at": as_of.isoformat(),
+        "lm": json.dumps(state.live_matches or [], separators=(",", ":")),
+    }
 
 
 # --- totals owed by writers that do not hold the tournament lock -------------
@@ -403,9 +419,8 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
             client.hset(league_fingerprints_key(tournament_id), league_id, league_fingerprint(0, 0))
             client.sadd(leagues_ready_key(tournament_id), league_id)
         league_ids = sorted(league_ids)
-        as_of = state.as_of or timezone.now()
         pipe = client.pipeline(transaction=True)
-        pipe.hset(meta_key(tournament_id), mapping={"v": state.version, "at": as_of.isoformat()})
+        pipe.hset(meta_key(tournament_id), mapping=_meta_of(state))
         # Cached names may have missed a rename while Redis was away: start them
         # afresh, under a new name generation (cached pages carry it in their
         # keys). From the clock, not counted up: after Redis lost everything a

@@ -8,7 +8,7 @@ here. A failure only costs the cache.
 import json
 import time
 
-from apps.leaderboards.boards.keys import member_field, meta_key, names_key, outcome_key, stats_key
+from apps.leaderboards.boards.keys import member_field, meta_key, names_key, details_key, stats_key
 from apps.leaderboards.boards.projection_read import RedisError, redis_client, redis_failed, redis_script
 from apps.leaderboards.boards.selectors import DetailsFill, StatsFill
 
@@ -48,19 +48,20 @@ def _stats_store(fill: StatsFill) -> None:
 
 
 def _details_store(fill: DetailsFill) -> None:
-    """Names and outcome hits in one round trip."""
+    """Names and row details (outcome hits, live points) in one round trip."""
     client = redis_client()
     pipe = client.pipeline(transaction=False)
     name_args: list = []
     hits: dict = {}
-    for member_id, (outcome_hits, display_name) in fill.fetched.items():
+    for member_id, (outcome_hits, live_points, display_name) in fill.fetched.items():
         name_args += [member_field(member_id), display_name]
-        hits[member_field(member_id)] = f"{fill.version}:{outcome_hits}"
+        # Read back by `selectors.details_cached`.
+        hits[member_field(member_id)] = f"{fill.version}:{outcome_hits}:{live_points}"
     redis_script(client, _NAMES_STORE_LUA)(
         keys=[names_key(fill.board.tournament), meta_key(fill.board.tournament)],
         args=[fill.generation, NAMES_TTL_SECONDS, *name_args],
         client=pipe,
     )
-    pipe.hset(outcome_key(fill.board), mapping=hits)
-    pipe.expire(outcome_key(fill.board), NAMES_TTL_SECONDS)
+    pipe.hset(details_key(fill.board), mapping=hits)
+    pipe.expire(details_key(fill.board), NAMES_TTL_SECONDS)
     pipe.execute()

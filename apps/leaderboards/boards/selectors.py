@@ -20,7 +20,7 @@ from django.utils import timezone
 from apps.common.errors import NotFound
 from apps.guesses.models import Guess
 from apps.leaderboards.boards.keys import LEAGUE, ROUND, TOURNAMENT, BoardKey, member_field, meta_key, ready_key
-from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key, names_key, outcome_key, stats_key
+from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key, names_key, details_key, stats_key
 from apps.leaderboards.boards.projection_read import (
     RedisError,
     redis_script,
@@ -34,7 +34,7 @@ from apps.leaderboards.boards.ranking import ahead_sql, order_by_sql, ranks_list
 from apps.leaderboards.models import BoardState, RoundStanding, Standing
 from apps.leagues.models import LeagueMembership
 from apps.leagues.selectors import league_tournament_id
-from apps.matches.selectors import match_settled_q
+from apps.matches.selectors import match_scored_q
 from apps.members.models import Member
 
 logger = logging.getLogger(__name__)
@@ -61,12 +61,12 @@ def board_resolve(*, board: BoardKey | str) -> BoardKey:
 
 @dataclass(frozen=True)
 class DetailsFill:
-    """Names and outcome hits a Redis read fetched from the database, to be cached for the next read."""
+    """Names and row details a Redis read fetched from the database, to be cached for the next read."""
 
     board: BoardKey
     version: int
     generation: str
-    fetched: dict[int, tuple[int, str]]  # member id -> (outcome hits, display name)
+    fetched: dict[int, tuple[int, int, str]]  # member id -> (outcome hits, live points, display name)
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,11 @@ class _Read:
     version: int
     as_of: str | None
     source: str
-    outcome: dict | None = None  # member id -> outcome hits, when the rows carried them
+    # member id -> (outcome hits, live points): what Redis orders by leaves these out
+    details: dict | None = None
     names: dict | None = None  # member id -> display name, those found in the Redis name cache
     generation: str = ""  # the board's name generation (meta n) the Redis read saw
+    live_matches: list | None = None  # the tournament's matches in play as the boards count them
 
 
 # --- public selectors ---------------------------------------------------------
@@ -98,8 +100,9 @@ def leaderboard_page(*, board: BoardKey | str, limit: int, offset: int) -> dict:
     """Rows `offset`..`offset+limit` of a board.
 
     Returns {rows: [{rank, member: {id, display_name}, points, exact_hits,
-    outcome_hits}], total, version, as_of (ISO 8601), source ("redis" or
-    "database"), projection_missing (the Redis set should be rebuilt)}.
+    outcome_hits, live_points}], total, version, as_of (ISO 8601), live,
+    live_matches, source ("redis" or "database"), projection_missing (the
+    Redis set should be rebuilt)}.
     """
     target = board_resolve(board=board)
     found, missing = _redis_read(target, lambda client: _redis_page(client, target, offset, limit))
@@ -187,7 +190,7 @@ def _stats_cached(tournament_id: int, member_id: int) -> tuple[int, dict | None]
 def _member_stats_compute(*, tournament_id: int, member_id: int) -> dict:
     standing = (
         Standing.objects.filter(tournament_id=tournament_id, member_id=member_id)
-        .values("points", "exact_hits", "outcome_hits")
+        .values("points", "exact_hits", "outcome_hits", "live_points")
         .first()
     )
     if standing is None:
@@ -220,16 +223,17 @@ def _member_stats_compute(*, tournament_id: int, member_id: int) -> dict:
 
 
 def settled_guess_count(*, tournament_id: int, member_id: int) -> int:
-    """Guesses of the member on matches whose current result is settled (counted, not stored)."""
+    """Guesses of the member whose points are counted, provisionally in play included (counted, not stored)."""
     return Guess.objects.filter(
-        Q(member_id=member_id, match__tournament_id=tournament_id) & match_settled_q(prefix="match__")
+        Q(member_id=member_id, match__tournament_id=tournament_id) & match_scored_q(prefix="match__")
     ).count()
 
 
 # --- Redis path -----------------------------------------------------------------
 # One round trip per read: the readiness check, the count, the rows, the
-# count strictly ahead of the first row, the board's version and the cached
-# display names and outcome hits of the listed members run as one script (all
+# count strictly ahead of the first row, the board's version and matches in
+# play, and the cached display names and details (outcome hits, live points)
+# of the listed members run as one script (all
 # keys share the tournament's hash slot). Scores come back as strings; they
 # are integers well inside a double's exact range.
 _DETAILS_LUA = """
@@ -240,8 +244,9 @@ if #entries > 0 then
   names = redis.call('HMGET', KEYS[4], unpack(members))
   outcomes = redis.call('HMGET', KEYS[5], unpack(members))
 end
-local meta = redis.call('HMGET', KEYS[2], 'v', 'at', 'n')
-return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start, names, outcomes, meta[3] or ''}
+local meta = redis.call('HMGET', KEYS[2], 'v', 'at', 'n', 'lm')
+return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start, names, outcomes, meta[3] or '',
+        meta[4] or ''}
 """
 _PAGE_LUA = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
@@ -308,26 +313,35 @@ def _ranked_entries(entries: list, start: int, first_ahead: int) -> list[tuple[i
 def _scripted(reply) -> _Read | None:
     if reply[0] == 0:
         return None
-    _, total, ahead, entries, version, as_of, start, names, outcomes, generation = reply
+    _, total, ahead, entries, version, as_of, start, names, outcomes, generation, live_matches = reply
     version = int(version or 0)
     ids = [int(entries[index]) for index in range(0, len(entries), 2)]
-    cached_outcome = {}
-    for member_id, value in zip(ids, outcomes):
-        # "v:hits": only hits stored at the version read are the board's now.
-        if value is not None:
-            stored_at, _, hits = value.partition(b":")
-            if int(stored_at) == version:
-                cached_outcome[member_id] = int(hits)
     return _Read(
         ranked=_ranked_entries(entries, int(start), int(ahead)),
         total=int(total),
         version=version,
         as_of=as_of.decode() if as_of else None,
         source=SOURCE_REDIS,
-        outcome=cached_outcome,
+        details=details_cached(ids, outcomes, version=version),
         names={member_id: name.decode() for member_id, name in zip(ids, names) if name is not None},
         generation=generation.decode(),
+        live_matches=json.loads(live_matches) if live_matches else [],
     )
+
+
+def details_cached(ids: list[int], values: list, *, version: int) -> dict[int, tuple[int, int]]:
+    """member id -> (outcome hits, live points) from the details hash, only those stored at `version`.
+
+    Values are "v:outcome hits:live points"; only details stored at the
+    version read are the board's now (an older two-part value is a miss).
+    """
+    cached = {}
+    for member_id, value in zip(ids, values):
+        if value is not None:
+            parts = value.split(b":")
+            if len(parts) == 3 and int(parts[0]) == version:
+                cached[member_id] = (int(parts[1]), int(parts[2]))
+    return cached
 
 
 def _board_keys(target: BoardKey) -> list[str]:
@@ -336,7 +350,7 @@ def _board_keys(target: BoardKey) -> list[str]:
         meta_key(target.tournament),
         ready_key(target.tournament),
         names_key(target.tournament),
-        outcome_key(target),
+        details_key(target),
     ]
 
 
@@ -374,34 +388,39 @@ def _redis_stats_ranks(client, tournament_id: int, member_id: int, rounds: list)
 
 # --- database path ----------------------------------------------------------------
 def _source(target: BoardKey) -> tuple[str, list]:
-    """A subquery of (member_id, points, exact_hits, outcome_hits) rows of the board."""
+    """A subquery of (member_id, points, exact_hits, outcome_hits, live_points) rows of the board."""
     if target.kind == TOURNAMENT:
         return (
-            f"SELECT member_id, points, exact_hits, outcome_hits FROM {Standing._meta.db_table} "
+            f"SELECT member_id, points, exact_hits, outcome_hits, live_points FROM {Standing._meta.db_table} "
             f"WHERE tournament_id = %s",
             [target.tournament],
         )
     if target.kind == ROUND:
         return (
-            f"SELECT member_id, points, exact_hits, outcome_hits FROM {RoundStanding._meta.db_table} "
+            f"SELECT member_id, points, exact_hits, outcome_hits, live_points FROM {RoundStanding._meta.db_table} "
             f"WHERE round_id = %s AND tournament_id = %s",
             [target.id, target.tournament],
         )
     return (
         f"SELECT lm.member_id AS member_id, COALESCE(s.points, 0) AS points, "
-        f"COALESCE(s.exact_hits, 0) AS exact_hits, COALESCE(s.outcome_hits, 0) AS outcome_hits "
+        f"COALESCE(s.exact_hits, 0) AS exact_hits, COALESCE(s.outcome_hits, 0) AS outcome_hits, "
+        f"COALESCE(s.live_points, 0) AS live_points "
         f"FROM {LeagueMembership._meta.db_table} lm LEFT JOIN {Standing._meta.db_table} s "
         f"ON s.tournament_id = %s AND s.member_id = lm.member_id WHERE lm.league_id = %s",
         [target.tournament, target.id],
     )
 
 
-def _db_state(target: BoardKey) -> tuple[int, str | None]:
-    state = BoardState.objects.filter(tournament_id=target.tournament).values_list("version", "as_of").first()
+def _db_state(target: BoardKey) -> tuple[int, str | None, list]:
+    state = (
+        BoardState.objects.filter(tournament_id=target.tournament)
+        .values_list("version", "as_of", "live_matches")
+        .first()
+    )
     if state is None:
-        return 0, None
-    version, as_of = state
-    return version, as_of.isoformat() if as_of else None
+        return 0, None, []
+    version, as_of, live_matches = state
+    return version, as_of.isoformat() if as_of else None, live_matches or []
 
 
 def _db_page(target: BoardKey, offset: int, limit: int) -> _Read:
@@ -410,11 +429,12 @@ def _db_page(target: BoardKey, offset: int, limit: int) -> _Read:
     # total come from the same snapshot even while settlement commits.
     sql = (
         f"WITH b AS ({source}), "
-        f"page AS (SELECT member_id, points, exact_hits, outcome_hits FROM b {order_by_sql()} LIMIT %s OFFSET %s), "
+        f"page AS (SELECT member_id, points, exact_hits, outcome_hits, live_points FROM b {order_by_sql()} "
+        f"LIMIT %s OFFSET %s), "
         f"head AS (SELECT points, exact_hits FROM page {order_by_sql()} LIMIT 1), "
         f"c AS (SELECT COUNT(*) AS total, SUM(CASE WHEN {ahead_sql('b', 'head')} THEN 1 ELSE 0 END) AS ahead "
         f"FROM b CROSS JOIN head) "
-        f"SELECT page.member_id, page.points, page.exact_hits, page.outcome_hits, c.total, c.ahead "
+        f"SELECT page.member_id, page.points, page.exact_hits, page.outcome_hits, c.total, c.ahead, page.live_points "
         f"FROM page CROSS JOIN c {order_by_sql('page')}"
     )
     with connection.cursor() as cursor:
@@ -426,14 +446,15 @@ def _db_page(target: BoardKey, offset: int, limit: int) -> _Read:
             cursor.execute(f"SELECT COUNT(*) FROM ({source}) b", params)
             total, ahead = cursor.fetchone()[0], 0
     ranks = ranks_listed([(points, exact) for _, points, exact, *_ in rows], start=offset, first_ahead=ahead)
-    version, as_of = _db_state(target)
+    version, as_of, live_matches = _db_state(target)
     return _Read(
         ranked=[(rank, row[0], row[1], row[2]) for rank, row in zip(ranks, rows)],
-        outcome={row[0]: row[3] for row in rows},
+        details={row[0]: (row[3], row[6]) for row in rows},
         total=total,
         version=version,
         as_of=as_of,
         source=SOURCE_DATABASE,
+        live_matches=live_matches,
     )
 
 
@@ -483,16 +504,16 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
     fill = None
     ids = [member_id for _, member_id, _, _ in found.ranked]
     names = dict(found.names or {})
-    outcome = dict(found.outcome or {})
-    wanted = [member_id for member_id in ids if member_id not in names or member_id not in outcome]
+    details = dict(found.details or {})
+    wanted = [member_id for member_id in ids if member_id not in names or member_id not in details]
     if wanted:
-        # Redis orders by points and exact hits only: outcome hits and names not
-        # cached yet come from the rows themselves, in one query keyed by the
-        # primary keys, and are cached for the next read.
+        # Redis orders by points and exact hits only: outcome hits, live points
+        # and names not cached yet come from the rows themselves, in one query
+        # keyed by the primary keys, and are cached for the next read.
         fetched = _details_fetch(target, wanted)
-        for member_id, (outcome_hits, display_name) in fetched.items():
+        for member_id, (outcome_hits, live_points, display_name) in fetched.items():
             names.setdefault(member_id, display_name)
-            outcome.setdefault(member_id, outcome_hits)
+            details.setdefault(member_id, (outcome_hits, live_points))
         if found.source == SOURCE_REDIS and fetched:
             fill = DetailsFill(board=target, version=found.version, generation=found.generation, fetched=fetched)
     rows = [
@@ -501,15 +522,19 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
             "member": {"id": member_id, "display_name": names.get(member_id, "")},
             "points": points,
             "exact_hits": exact_hits,
-            "outcome_hits": outcome.get(member_id, 0),
+            "outcome_hits": details.get(member_id, (0, 0))[0],
+            "live_points": details.get(member_id, (0, 0))[1],
         }
         for rank, member_id, points, exact_hits in found.ranked
     ]
+    live_matches = found.live_matches or []
     return {
         "rows": rows,
         "total": found.total,
         "version": found.version,
         "as_of": found.as_of or timezone.now().isoformat(),
+        "live": bool(live_matches),
+        "live_matches": live_matches,
         "source": found.source,
         "generation": found.generation,
         "projection_missing": missing,
@@ -518,23 +543,23 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
     }
 
 
-def _details_fetch(target: BoardKey, ids: list[int]) -> dict[int, tuple[int, str]]:
-    """member id -> (outcome hits on the board, display name), from the database."""
-    details: dict[int, tuple[int, str]] = {}
+def _details_fetch(target: BoardKey, ids: list[int]) -> dict[int, tuple[int, int, str]]:
+    """member id -> (outcome hits on the board, live points, display name), from the database."""
+    details: dict[int, tuple[int, int, str]] = {}
     if target.kind == ROUND:
         query = RoundStanding.objects.filter(round_id=target.id, member_id__in=ids)
     else:
         query = Standing.objects.filter(tournament_id=target.tournament, member_id__in=ids)
-    for member_id, outcome_hits, display_name, username in query.values_list(
-        "member_id", "outcome_hits", "member__display_name", "member__username"
+    for member_id, outcome_hits, live_points, display_name, username in query.values_list(
+        "member_id", "outcome_hits", "live_points", "member__display_name", "member__username"
     ):
-        details[member_id] = (outcome_hits, display_name or username)
+        details[member_id] = (outcome_hits, live_points, display_name or username)
     absent = [member_id for member_id in ids if member_id not in details]
     if absent:  # a league member who never joined the tournament
         for member_id, display_name, username in Member.objects.filter(pk__in=absent).values_list(
             "id", "display_name", "username"
         ):
-            details[member_id] = (0, display_name or username)
+            details[member_id] = (0, 0, display_name or username)
     return details
 
 

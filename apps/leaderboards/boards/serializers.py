@@ -25,9 +25,23 @@ class LeaderboardRowSerializer(serializers.Serializer):
     points = serializers.IntegerField()
     exact_hits = serializers.IntegerField()
     outcome_hits = serializers.IntegerField()
+    live_points = serializers.IntegerField(help_text="The part of `points` from matches in play.")
 
 
-class LeaderboardPageOutputSerializer(serializers.Serializer):
+class LiveMatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    home_score = serializers.IntegerField()
+    away_score = serializers.IntegerField()
+
+
+class LiveFieldsSerializer(serializers.Serializer):
+    """What every board answer says about the tournament's matches in play, as its rows count them."""
+
+    live = serializers.BooleanField(help_text="A match of the tournament is in play.")
+    live_matches = LiveMatchSerializer(many=True, help_text="The matches in play with the score the rows count.")
+
+
+class LeaderboardPageOutputSerializer(LiveFieldsSerializer):
     count = serializers.IntegerField(help_text="Participants ranked (the same as total).")
     total = serializers.IntegerField(help_text="Participants ranked.")
     version = serializers.IntegerField(help_text="Grows with every change of the board.")
@@ -37,7 +51,7 @@ class LeaderboardPageOutputSerializer(serializers.Serializer):
     results = LeaderboardRowSerializer(many=True)
 
 
-class LeaderboardAroundOutputSerializer(serializers.Serializer):
+class LeaderboardAroundOutputSerializer(LiveFieldsSerializer):
     total = serializers.IntegerField()
     version = serializers.IntegerField()
     as_of = serializers.CharField()
@@ -58,5 +72,6 @@ class MemberStatsOutputSerializer(serializers.Serializer):
     points = serializers.IntegerField()
     exact_hits = serializers.IntegerField()
     outcome_hits = serializers.IntegerField()
-    settled_guesses = serializers.IntegerField()
+    live_points = serializers.IntegerField(help_text="The part of `points` from matches in play.")
+    settled_guesses = serializers.IntegerField(help_text="Guesses whose points count, in play included.")
     rounds = MemberRoundStatsSerializer(many=True)

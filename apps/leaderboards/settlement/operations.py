@@ -60,8 +60,10 @@ def match_settle_now(*, match_id: int, actor=None) -> SettlementRequest:
         except Match.DoesNotExist:
             raise NotFound("not_found", "No match with this id.")
         void = match.status in Match.VOID_STATUSES
-        if not void and match.status != Match.Status.FINISHED:
-            raise Conflict("match_not_finished", "Only a finished, cancelled or abandoned match can be settled.")
+        if not void and match.status not in Match.SCORED_STATUSES:
+            raise Conflict(
+                "match_not_finished", "Only a finished, live, cancelled or abandoned match can be settled."
+            )
         kind = SettlementRequest.Kind.REVERSE if void else SettlementRequest.Kind.SETTLE
         latest = SettlementRequest.objects.filter(match_id=match_id).order_by("-id").first()
         if latest is not None and latest.result_version == match.result_version and latest.status in UNFINISHED:

@@ -45,11 +45,13 @@ from apps.leaderboards.boards.projection_write import (
     KIND_TOURNAMENT,
     projection_mark_stale,
     projection_move,
+    projection_state_write,
 )
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
 from apps.leaderboards.boards.signals import boards_changed_send
 from apps.leaderboards.models import BoardState, SettlementRequest
 from apps.leaderboards.settlement import metrics
+from apps.leaderboards.settlement.in_play import live_matches_refresh
 from apps.leaderboards.settlement.sql import Applied, BatchPlan
 from apps.matches.models import Match
 from apps.matches.services import match_settled_mark
@@ -82,8 +84,12 @@ def batch_size() -> int:
 
 
 def applied_target(*, match: Match, kind: str) -> Applied | None:
-    """What a request made now applies: the counted result and scoring, or nothing (a void or unfinished match)."""
-    if kind != SettlementRequest.Kind.SETTLE or match.status != Match.Status.FINISHED:
+    """What a request made now applies: the counted result and scoring, or nothing (a void or unstarted match).
+
+    A match in play applies its current counted score as live points; a
+    request claimed later for the same match moves from it by the difference.
+    """
+    if kind != SettlementRequest.Kind.SETTLE or match.status not in Match.SCORED_STATUSES:
         return None
     result = match.counted_score()
     if result is None:
@@ -97,6 +103,7 @@ def applied_target(*, match: Match, kind: str) -> Applied | None:
         points_outcome=tournament.points_outcome,
         multiplier=match.round.multiplier,
         round_id=match.round_id,
+        live=match.status == Match.Status.LIVE,
     )
 
 
@@ -190,6 +197,7 @@ def _claim(*, request_id: int, worker: str) -> SettlementRequest | None:
                 applied_points_outcome=target.points_outcome if target else None,
                 applied_multiplier=target.multiplier if target else None,
                 applied_round_id=target.round_id if target else None,
+                applied_live=bool(target and target.live),
                 cursor=0,
                 projected_cursor=0,
             )
@@ -374,6 +382,7 @@ def _run_one(
             if request.kind == SettlementRequest.Kind.SETTLE and request.applies_points:
                 # Points for this result version are now held: the "settled" predicate turns true.
                 match_settled_mark(match_id=request.match_id, result_version=request.result_version)
+        _live_matches_refresh(tournament_id=tournament_id, project=project and not mover.failed)
     finally:
         mover.close()
     if mover.failed or not project:
@@ -383,6 +392,26 @@ def _run_one(
         "settled %s: %s guesses, %s standings moved", request.idempotency_key, report.guesses, report.standings
     )
     return report
+
+
+def _live_matches_refresh(*, tournament_id: int, project: bool) -> None:
+    """After a request is done: the matches in play its answers show, and the version when they changed.
+
+    Still under the tournament lock, so the meta write lands after this
+    request's projection moves and before the next request's.
+    """
+    state = live_matches_refresh(tournament_id=tournament_id)
+    if state is None:
+        return
+    if project:
+        try:
+            projection_state_write(state=state)
+        except RedisError as exc:
+            redis_write_errors.inc()
+            redis_failed(exc)
+            projection_mark_stale(tournament_id=tournament_id)
+    # Live clients reload what changed: a kickoff or final whistle may move no row of the top 10.
+    boards_changed_send(boards={BoardKey.of_tournament(tournament_id)})
 
 
 def _commit_without_waiting_for_disk() -> None:

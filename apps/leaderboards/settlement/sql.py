@@ -29,8 +29,10 @@ from apps.leaderboards.boards.projection_write import KIND_LEAGUE, KIND_ROUND, K
 from apps.leaderboards.models import RoundStanding, SettlementRequest, Standing
 from apps.leagues.models import League, LeagueMembership
 
-ZERO = ("0", "0", "0")
 COLUMNS = ("points", "exact_hits", "outcome_hits")
+# What a batch moves per standing: the columns above plus the live part of the points.
+MOVED = (*COLUMNS, "live_points")
+ZERO = ("0", "0", "0", "0")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Applied:
     points_outcome: int
     multiplier: int
     round_id: int | None
+    # A score in play: the points it gives are live points too (SCORING.md "In-play").
+    live: bool = False
 
     @classmethod
     def of_request(cls, request: SettlementRequest | None) -> "Applied | None":
@@ -57,10 +61,11 @@ class Applied:
             points_outcome=request.applied_points_outcome or 0,
             multiplier=request.applied_multiplier or 1,
             round_id=request.applied_round_id,
+            live=request.applied_live,
         )
 
-    def score(self, home_goals: int, away_goals: int) -> tuple[int, int, int]:
-        """(points, exact, outcome) of one guess, by the pure scoring rules."""
+    def score(self, home_goals: int, away_goals: int) -> tuple[int, int, int, int]:
+        """(points, exact, outcome, live points) of one guess, by the pure scoring rules."""
         rules = ScoringRules(
             points_exact=self.points_exact,
             points_goal_difference=self.points_goal_difference,
@@ -69,11 +74,11 @@ class Applied:
         scored = score_guess(
             guess=(home_goals, away_goals), result=(self.home, self.away), rules=rules, multiplier=self.multiplier
         )
-        return scored.points, int(scored.exact), int(scored.outcome)
+        return scored.points, int(scored.exact), int(scored.outcome), scored.points if self.live else 0
 
 
-def score_sql(applied: Applied | None) -> tuple[str, str, str]:
-    """SQL for (points, exact, outcome) of guess `g` under `applied`; zeros when None.
+def score_sql(applied: Applied | None) -> tuple[str, str, str, str]:
+    """SQL for (points, exact, outcome, live points) of guess `g` under `applied`; zeros when None.
 
     The result and settings are constants of the request, so the branches are
     decided here and the database evaluates only comparisons of the guess. The
@@ -96,7 +101,8 @@ def score_sql(applied: Applied | None) -> tuple[str, str, str]:
         branches.append(f"WHEN g.home_goals - g.away_goals = {h - a} THEN {int(applied.points_goal_difference) * m}")
     branches.append(f"WHEN {outcome} THEN {int(applied.points_outcome) * m}")
     points = f"CASE {' '.join(branches)} ELSE 0 END"
-    return points, f"CASE WHEN {exact} THEN 1 ELSE 0 END", f"CASE WHEN {outcome} THEN 1 ELSE 0 END"
+    live = points if applied.live else "0"
+    return points, f"CASE WHEN {exact} THEN 1 ELSE 0 END", f"CASE WHEN {outcome} THEN 1 ELSE 0 END", live
 
 
 class BatchPlan:
@@ -138,7 +144,8 @@ class BatchPlan:
                 cursor.execute(
                     f"DELETE FROM {RoundStanding._meta.db_table} WHERE round_id IN "
                     f"({', '.join(str(int(r)) for r in self.round_ids)}) AND member_id > %s AND member_id <= %s "
-                    f"AND points = 0 AND exact_hits = 0 AND outcome_hits = 0 RETURNING round_id, member_id",
+                    f"AND points = 0 AND exact_hits = 0 AND outcome_hits = 0 AND live_points = 0 "
+                    f"RETURNING round_id, member_id",
                     [lo, hi],
                 )
                 rows += [(KIND_ROUND, round_id, member_id, None, None) for round_id, member_id in cursor.fetchall()]
@@ -156,11 +163,11 @@ class BatchPlan:
         columns = []
         targets = [("t", standing, f"s.tournament_id = {t}", ["tournament_id"], [str(t)], "tournament_id, member_id")]
         new, old = score_sql(self.new), score_sql(self.old)
-        columns += [f"({n}) - ({o}) AS t_{c}" for c, n, o in zip("peo", new, old)]
+        columns += [f"({n}) - ({o}) AS t_{c}" for c, n, o in zip("peol", new, old)]
         for index, round_id in enumerate(self.round_ids):
             rnew, rold = self._round_scores(round_id)
             prefix = f"r{index}"
-            columns += [f"({n}) - ({o}) AS {prefix}_{c}" for c, n, o in zip("peo", rnew, rold)]
+            columns += [f"({n}) - ({o}) AS {prefix}_{c}" for c, n, o in zip("peol", rnew, rold)]
             targets.append(
                 (
                     prefix,
@@ -174,7 +181,7 @@ class BatchPlan:
                     None,
                 )
             )
-        moved_any = " OR ".join(f"x.{prefix}_{c} <> 0" for prefix, *_ in targets for c in "peo")
+        moved_any = " OR ".join(f"x.{prefix}_{c} <> 0" for prefix, *_ in targets for c in "peol")
         ctes = [
             f"d AS MATERIALIZED (SELECT * FROM (SELECT g.member_id, {', '.join(columns)} "
             f"FROM {Guess._meta.db_table} g "
@@ -183,10 +190,12 @@ class BatchPlan:
         ]
         selects = []
         for prefix, table, key, insert_columns, insert_values, conflict in targets:
-            moved = f"(d.{prefix}_p <> 0 OR d.{prefix}_e <> 0 OR d.{prefix}_o <> 0)"
+            # The final whistle at an unchanged score moves live points only.
+            moved = f"(d.{prefix}_p <> 0 OR d.{prefix}_e <> 0 OR d.{prefix}_o <> 0 OR d.{prefix}_l <> 0)"
             ctes.append(
                 f"{prefix}_u AS (UPDATE {table} AS s SET points = s.points + d.{prefix}_p, "
-                f"exact_hits = s.exact_hits + d.{prefix}_e, outcome_hits = s.outcome_hits + d.{prefix}_o FROM d "
+                f"exact_hits = s.exact_hits + d.{prefix}_e, outcome_hits = s.outcome_hits + d.{prefix}_o, "
+                f"live_points = s.live_points + d.{prefix}_l FROM d "
                 f"WHERE {key} AND s.member_id = d.member_id AND s.member_id > %(lo)s AND s.member_id <= %(hi)s "
                 f"AND {moved} RETURNING s.member_id, s.points, s.exact_hits)"
             )
@@ -196,14 +205,15 @@ class BatchPlan:
             on_conflict = (
                 f"ON CONFLICT ({conflict}) DO UPDATE SET points = {table}.points + EXCLUDED.points, "
                 f"exact_hits = {table}.exact_hits + EXCLUDED.exact_hits, "
-                f"outcome_hits = {table}.outcome_hits + EXCLUDED.outcome_hits "
+                f"outcome_hits = {table}.outcome_hits + EXCLUDED.outcome_hits, "
+                f"live_points = {table}.live_points + EXCLUDED.live_points "
                 if conflict
                 else ""
             )
             ctes.append(
                 f"{prefix}_i AS (INSERT INTO {table} ({', '.join(insert_columns)}, member_id, points, exact_hits, "
-                f"outcome_hits) SELECT {', '.join(insert_values)}, d.member_id, d.{prefix}_p, "
-                f"d.{prefix}_e, d.{prefix}_o FROM d WHERE {moved} "
+                f"outcome_hits, live_points) SELECT {', '.join(insert_values)}, d.member_id, d.{prefix}_p, "
+                f"d.{prefix}_e, d.{prefix}_o, d.{prefix}_l FROM d WHERE {moved} "
                 f"AND NOT EXISTS (SELECT 1 FROM {prefix}_u u WHERE u.member_id = d.member_id) "
                 f"{on_conflict}RETURNING member_id, points, exact_hits)"
             )
@@ -227,9 +237,9 @@ class BatchPlan:
         guesses = Guess.objects.filter(match_id=self.match_id, member_id__gt=lo, member_id__lte=hi).values_list(
             "member_id", "home_goals", "away_goals"
         )
-        zero = (0, 0, 0)
+        zero = (0, 0, 0, 0)
         rows: list[tuple] = []
-        moved_members: dict[int, tuple[int, int, int]] = {}
+        moved_members: dict[int, tuple[int, int, int, int]] = {}
         round_deltas: dict[int, dict[int, tuple]] = defaultdict(dict)
         for member_id, home_goals, away_goals in guesses:
             new = self.new.score(home_goals, away_goals) if self.new else zero
@@ -243,21 +253,17 @@ class BatchPlan:
                 rdelta = tuple(n - o for n, o in zip(rnew, rold))
                 if any(rdelta):
                     round_deltas[round_id][member_id] = rdelta
-        for member_id, (dp, de, do) in moved_members.items():
+        for member_id, delta in moved_members.items():
             Standing.objects.get_or_create(tournament_id=self.tournament_id, member_id=member_id)
-            Standing.objects.filter(tournament_id=self.tournament_id, member_id=member_id).update(
-                points=F("points") + dp, exact_hits=F("exact_hits") + de, outcome_hits=F("outcome_hits") + do
-            )
+            Standing.objects.filter(tournament_id=self.tournament_id, member_id=member_id).update(**_moves(delta))
         for round_id, deltas in round_deltas.items():
-            for member_id, (dp, de, do) in deltas.items():
+            for member_id, delta in deltas.items():
                 RoundStanding.objects.get_or_create(
                     round_id=round_id, member_id=member_id, defaults={"tournament_id": self.tournament_id}
                 )
-                RoundStanding.objects.filter(round_id=round_id, member_id=member_id).update(
-                    points=F("points") + dp, exact_hits=F("exact_hits") + de, outcome_hits=F("outcome_hits") + do
-                )
+                RoundStanding.objects.filter(round_id=round_id, member_id=member_id).update(**_moves(delta))
             emptied = RoundStanding.objects.filter(
-                round_id=round_id, member_id__in=list(deltas), points=0, exact_hits=0, outcome_hits=0
+                round_id=round_id, member_id__in=list(deltas), points=0, exact_hits=0, outcome_hits=0, live_points=0
             )
             for member_id in list(emptied.values_list("member_id", flat=True)):
                 rows.append((KIND_ROUND, round_id, member_id, None, None))
@@ -309,3 +315,8 @@ class BatchPlan:
         ).values_list("league_id", "member_id"):
             rows.append((KIND_LEAGUE, league_id, member_id, *totals[member_id]))
         return rows
+
+
+def _moves(delta: tuple[int, int, int, int]) -> dict:
+    """The ORM update that moves a standing's columns by `delta` (in MOVED order)."""
+    return {column: F(column) + value for column, value in zip(MOVED, delta)}

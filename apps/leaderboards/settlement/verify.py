@@ -16,13 +16,13 @@ from apps.leaderboards.models import RoundStanding, ScoreActionAward, Settlement
 from apps.leaderboards.boards.keys import BoardKey, leagues_ready_key, ready_key
 from apps.leaderboards.boards.projection_read import projection_enabled, redis_client, zscore_split
 from apps.leaderboards.boards.projection_write import round_ids_with_rows
-from apps.leaderboards.settlement.sql import ZERO, Applied, score_sql
+from apps.leaderboards.settlement.sql import MOVED, ZERO, Applied, score_sql
 from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import Match
 
 DIFFERENCE_LIMIT = 100
 STREAM_CHUNK = 10_000
-COLUMNS = ("points", "exact_hits", "outcome_hits")
+COLUMNS = MOVED
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _match_states(tournament_id: int) -> list[tuple[int, Applied | None, Applied
 
 
 def _guess_terms(states, round_id: int | None) -> tuple[list[str], list]:
-    """One SELECT per match giving (member_id, points, exact, outcome) of its guesses."""
+    """One SELECT per match giving (member_id, points, exact, outcome, live points) of its guesses."""
     selects, params = [], []
     for match_id, held, previous, cursor in states:
 
@@ -100,7 +100,10 @@ def _compare(expected_sql: str, expected_params: list, actual_sql: str, actual_p
     with connection.cursor() as cursor:
         cursor.execute(sql, expected_params + actual_params)
         rows = cursor.fetchall()
-    return [Difference(board, member_id, tuple(values[:3]), tuple(values[3:])) for member_id, *values in rows]
+    width = len(COLUMNS)
+    return [
+        Difference(board, member_id, tuple(values[:width]), tuple(values[width:])) for member_id, *values in rows
+    ]
 
 
 def standings_verify_database(*, tournament_id: int) -> list[Difference]:
@@ -108,17 +111,17 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
     states = _match_states(tournament_id)
     selects, params = _guess_terms(states, None)
     selects.append(
-        f"SELECT member_id, points, 0, 0 FROM {ScoreActionAward._meta.db_table} "
+        f"SELECT member_id, points, 0, 0, 0 FROM {ScoreActionAward._meta.db_table} "
         f"WHERE tournament_id = %s AND status = %s"
     )
     params += [tournament_id, ScoreActionAward.Status.APPLIED]
     expected = (
-        f"SELECT member_id, SUM(p), SUM(e), SUM(o) FROM ("
+        f"SELECT member_id, SUM(p), SUM(e), SUM(o), SUM(l) FROM ("
         + " UNION ALL ".join(selects)
-        + ") x (member_id, p, e, o) GROUP BY member_id"
+        + ") x (member_id, p, e, o, l) GROUP BY member_id"
     )
     actual = (
-        f"SELECT member_id, points, exact_hits, outcome_hits FROM {Standing._meta.db_table} "
+        f"SELECT member_id, points, exact_hits, outcome_hits, live_points FROM {Standing._meta.db_table} "
         f"WHERE tournament_id = %s"
     )
     differences = _compare(expected, params, actual, [tournament_id], str(BoardKey.of_tournament(tournament_id)))
@@ -128,14 +131,14 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
     for round_id in sorted(round_ids):
         rselects, rparams = _guess_terms(states, round_id)
         if not rselects:
-            rselects, rparams = ["SELECT 0, 0, 0, 0 WHERE 1 = 0"], []
+            rselects, rparams = ["SELECT 0, 0, 0, 0, 0 WHERE 1 = 0"], []
         rexpected = (
-            "SELECT member_id, SUM(p), SUM(e), SUM(o) FROM ("
+            "SELECT member_id, SUM(p), SUM(e), SUM(o), SUM(l) FROM ("
             + " UNION ALL ".join(rselects)
-            + ") x (member_id, p, e, o) GROUP BY member_id"
+            + ") x (member_id, p, e, o, l) GROUP BY member_id"
         )
         ractual = (
-            f"SELECT member_id, points, exact_hits, outcome_hits "
+            f"SELECT member_id, points, exact_hits, outcome_hits, live_points "
             f"FROM {RoundStanding._meta.db_table} WHERE round_id = %s"
         )
         differences += _compare(
@@ -143,7 +146,7 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
         )
         # A round row stays only while the member has earned something in the round.
         differences += [
-            Difference(str(BoardKey.of_round(tournament_id, round_id)), member_id, ("no row",), (0, 0, 0))
+            Difference(str(BoardKey.of_round(tournament_id, round_id)), member_id, ("no row",), (0, 0, 0, 0))
             for member_id in RoundStanding.objects.filter(
                 round_id=round_id, points=0, exact_hits=0, outcome_hits=0
             ).values_list("member_id", flat=True)[:DIFFERENCE_LIMIT]
