@@ -9,9 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
-import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +16,6 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from apps.guesses.models import Guess
@@ -33,6 +29,8 @@ from apps.matches.models import Match
 from apps.members.models import Member
 from tests.factories import MatchFactory, TournamentFactory
 from tests.waiting import spare_port, wait_until
+
+from .workers import publish as _publish, worker_env as _worker_env, worker_start as _start_worker, worker_stop as _stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -57,53 +55,11 @@ def _finished_match(members: int):
     return tournament, match, request
 
 
-def _worker_env(**extra) -> dict:
-    database = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-        CELERY_BROKER_URL=settings.REDIS_URL,
-        CELERY_TASK_ALWAYS_EAGER="false",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update({key: str(value) for key, value in extra.items()})
-    return env
-
-
-def _start_worker(env: dict, *, pool: str, log: Path) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "celery", "-A", "scoreboard", "worker", "-Q", "settlement", "-P", pool,
-        "-c", "1", "-n", f"fault-{os.getpid()}-{time.monotonic_ns()}@%h", "--without-gossip",
-        "--without-mingle", "--without-heartbeat", "--loglevel", "INFO",
-    ]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=20)
-
-
 def _children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except FileNotFoundError:
         return []
-
-
-def _publish(name: str, **kwargs) -> None:
-    # send_task publishes to the broker even though this test process runs Celery eagerly.
-    from celery.exceptions import AlwaysEagerIgnored
-
-    from scoreboard.celery import app
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AlwaysEagerIgnored)
-        app.send_task(name, kwargs=kwargs, queue="settlement")
 
 
 def _send(request: SettlementRequest) -> None:
