@@ -30,7 +30,7 @@ def baseline(*, match_id: int, tournament_id: int, result: tuple[int, int]) -> f
 
     applied = Applied(home=result[0], away=result[1], points_exact=4, points_goal_difference=3,
                       points_outcome=2, multiplier=1, round_id=None)  # fmt: skip
-    points, exact, outcome = score_sql(applied)
+    points, exact, outcome, _ = score_sql(applied)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_guess_points, bench_standing")
         # The guesses table as it would be with a points column: same columns, keys and indexes.
