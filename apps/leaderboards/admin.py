@@ -18,6 +18,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
     list_display = (
         "idempotency_key",
         "kind",
+        "applied_live",
         "status",
         "attempts",
         "guesses_walked",
@@ -25,7 +26,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
         "created_at",
         "finished_at",
     )
-    list_filter = ("status", "kind")
+    list_filter = ("status", "kind", "applied_live")
     search_fields = ("=idempotency_key", "=match__id", "=request_id")
     list_select_related = ("match",)
     ordering = ("-id",)
@@ -69,7 +70,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
 class BoardStateAdmin(admin.ModelAdmin):
     list_display = ("tournament", "version", "as_of", "projection_stale")
     list_filter = ("projection_stale",)
-    readonly_fields = ("tournament", "version", "as_of", "projection_stale")
+    readonly_fields = ("tournament", "version", "as_of", "projection_stale", "live_matches")
     actions = ["rebuild_leaderboard"]
 
     def has_add_permission(self, request):

@@ -33,11 +33,27 @@ class Standing(models.Model):
         return f"{self.member_id}: {self.points} in tournament {self.tournament_id}"
 
 
+# The rows a round table lists: the member earned something in the round.
+ROUND_EARNED_SQL = "(points <> 0 OR exact_hits <> 0 OR outcome_hits <> 0)"
+
+
+class RoundStandingQuerySet(models.QuerySet):
+    def earned(self) -> "RoundStandingQuerySet":
+        """The rows a round table lists (zero rows are kept for the next goal, never shown)."""
+        return self.exclude(points=0, exact_hits=0, outcome_hits=0)
+
+
 class RoundStanding(models.Model):
     """The same totals for one round (the round table).
 
     A row exists while the member has earned something in the round (points,
     an exact or an outcome hit); the round table lists exactly these rows.
+    A row that falls back to nothing is kept at zero, not deleted: a match in
+    play swings hundreds of thousands of members in and out of a round at
+    every goal, and an update in place (HOT, no index touched) costs a
+    fraction of a delete now and an insert at the next goal. Every read of a
+    round table and its Redis set leaves zero rows out (`ROUND_EARNED_SQL`,
+    `RoundStandingQuerySet.earned`).
 
     Rows are derived data, written only by settlement from guesses whose own
     keys are checked, so the database checks no foreign key here: the first
@@ -62,6 +78,8 @@ class RoundStanding(models.Model):
     exact_hits = models.IntegerField(default=0)
     outcome_hits = models.IntegerField(default=0)
     live_points = models.IntegerField(default=0, db_default=0)
+
+    objects = RoundStandingQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.points} in round {self.round_id}"

@@ -83,8 +83,11 @@ def standings(tournament) -> dict:
 
 
 def round_standings(round_) -> dict:
-    """Every round row: one exists only while its member has earned something in the round."""
-    return {s.member_id: (s.points, s.exact_hits, s.outcome_hits) for s in RoundStanding.objects.filter(round=round_)}
+    """The round table's rows: those of members who earned something in the round (zero rows are kept, unlisted)."""
+    return {
+        s.member_id: (s.points, s.exact_hits, s.outcome_hits)
+        for s in RoundStanding.objects.earned().filter(round=round_)
+    }
 
 
 def match_in(tournament, **kwargs):

@@ -43,7 +43,7 @@ from apps.leaderboards.boards.projection_read import (
     redis_failed,
     zscore,
 )
-from apps.leaderboards.models import BoardState, RoundStanding, Standing
+from apps.leaderboards.models import ROUND_EARNED_SQL, BoardState, RoundStanding, Standing
 from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import Round
 
@@ -271,7 +271,7 @@ def round_ids_with_rows(*, tournament_id: int) -> list[int]:
     return [
         round_id
         for round_id in Round.objects.filter(tournament_id=tournament_id).order_by("id").values_list("id", flat=True)
-        if RoundStanding.objects.filter(round_id=round_id).exists()
+        if RoundStanding.objects.earned().filter(round_id=round_id).exists()
     ]
 
 
@@ -405,7 +405,7 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
                 BoardKey.of_round(tournament_id, round_id).redis_key,
                 _chunks(
                     f"SELECT member_id, points, exact_hits FROM {RoundStanding._meta.db_table} "
-                    f"WHERE round_id = %s AND member_id > %s ORDER BY member_id LIMIT %s",
+                    f"WHERE round_id = %s AND {ROUND_EARNED_SQL} AND member_id > %s ORDER BY member_id LIMIT %s",
                     [round_id],
                     1,
                 ),

@@ -31,7 +31,7 @@ from apps.leaderboards.boards.projection_read import (
     zscore_split,
 )
 from apps.leaderboards.boards.ranking import ahead_sql, order_by_sql, ranks_listed
-from apps.leaderboards.models import BoardState, RoundStanding, Standing
+from apps.leaderboards.models import ROUND_EARNED_SQL, BoardState, RoundStanding, Standing
 from apps.leagues.models import LeagueMembership
 from apps.leagues.selectors import league_tournament_id
 from apps.matches.selectors import match_scored_q
@@ -198,7 +198,8 @@ def _member_stats_compute(*, tournament_id: int, member_id: int) -> dict:
     standing["settled_guesses"] = settled_guess_count(tournament_id=tournament_id, member_id=member_id)
     rounds = list(
         # Keyed by (round, member): look the member up round by round.
-        RoundStanding.objects.filter(round__tournament_id=tournament_id, member_id=member_id)
+        RoundStanding.objects.earned()
+        .filter(round__tournament_id=tournament_id, member_id=member_id)
         .order_by("round__order", "round_id")
         .values_list("round_id", "points", "exact_hits")
     )
@@ -398,7 +399,7 @@ def _source(target: BoardKey) -> tuple[str, list]:
     if target.kind == ROUND:
         return (
             f"SELECT member_id, points, exact_hits, outcome_hits, live_points FROM {RoundStanding._meta.db_table} "
-            f"WHERE round_id = %s AND tournament_id = %s",
+            f"WHERE round_id = %s AND tournament_id = %s AND {ROUND_EARNED_SQL}",
             [target.id, target.tournament],
         )
     return (

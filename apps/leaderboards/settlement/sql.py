@@ -10,8 +10,9 @@ also returns the new absolute totals for the projection:
 
 Only members whose totals change are written: a guess that scored nothing
 (before and after) touches no row, which on a typical result is most of them.
-Round rows that fall back to nothing are deleted, and returned with
-points None so the projection removes them from the round table.
+Round rows that fall back to nothing stay, at zero (see `RoundStanding`), and
+are returned with points None so the projection removes them from the round
+table.
 
 PostgreSQL runs it as one statement with data-modifying CTEs; other databases
 (the embedded SQLite) take the plain ORM path, which gives the same rows.
@@ -26,7 +27,7 @@ from django.db.models import F
 from apps.guesses.models import Guess
 from apps.guesses.scoring import ScoringRules, score_guess
 from apps.leaderboards.boards.projection_write import KIND_LEAGUE, KIND_ROUND, KIND_TOURNAMENT
-from apps.leaderboards.models import RoundStanding, SettlementRequest, Standing
+from apps.leaderboards.models import ROUND_EARNED_SQL, RoundStanding, SettlementRequest, Standing
 from apps.leagues.models import League, LeagueMembership
 
 COLUMNS = ("points", "exact_hits", "outcome_hits")
@@ -138,18 +139,7 @@ class BatchPlan:
             return self._apply_portable(lo=lo, hi=hi)
         with connection.cursor() as cursor:
             cursor.execute(self._pg_sql, {"match": self.match_id, "lo": lo, "hi": hi})
-            rows = cursor.fetchall()
-            if self.old is not None and self.round_ids:
-                # Only a correction or reversal can bring a round row back to nothing.
-                cursor.execute(
-                    f"DELETE FROM {RoundStanding._meta.db_table} WHERE round_id IN "
-                    f"({', '.join(str(int(r)) for r in self.round_ids)}) AND member_id > %s AND member_id <= %s "
-                    f"AND points = 0 AND exact_hits = 0 AND outcome_hits = 0 AND live_points = 0 "
-                    f"RETURNING round_id, member_id",
-                    [lo, hi],
-                )
-                rows += [(KIND_ROUND, round_id, member_id, None, None) for round_id, member_id in cursor.fetchall()]
-        return rows
+            return cursor.fetchall()
 
     def _round_scores(self, round_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         new = score_sql(self.new) if self.new and self.new.round_id == round_id else ZERO
@@ -197,7 +187,7 @@ class BatchPlan:
                 f"exact_hits = s.exact_hits + d.{prefix}_e, outcome_hits = s.outcome_hits + d.{prefix}_o, "
                 f"live_points = s.live_points + d.{prefix}_l FROM d "
                 f"WHERE {key} AND s.member_id = d.member_id AND s.member_id > %(lo)s AND s.member_id <= %(hi)s "
-                f"AND {moved} RETURNING s.member_id, s.points, s.exact_hits)"
+                f"AND {moved} RETURNING s.member_id, s.points, s.exact_hits, s.outcome_hits)"
             )
             # Members without a row yet (first points in this round; a standing
             # never opened) are inserted. A standing can be opened by a join at
@@ -215,15 +205,19 @@ class BatchPlan:
                 f"outcome_hits, live_points) SELECT {', '.join(insert_values)}, d.member_id, d.{prefix}_p, "
                 f"d.{prefix}_e, d.{prefix}_o, d.{prefix}_l FROM d WHERE {moved} "
                 f"AND NOT EXISTS (SELECT 1 FROM {prefix}_u u WHERE u.member_id = d.member_id) "
-                f"{on_conflict}RETURNING member_id, points, exact_hits)"
+                f"{on_conflict}RETURNING member_id, points, exact_hits, outcome_hits)"
             )
             if prefix == "t":
                 ctes.append("t_all AS (SELECT * FROM t_u UNION ALL SELECT * FROM t_i)")
                 selects.append(f"SELECT {KIND_TOURNAMENT}, {t}, member_id, points, exact_hits FROM t_all")
             else:
                 round_id = int(insert_values[1])
-                selects.append(f"SELECT {KIND_ROUND}, {round_id}, member_id, points, exact_hits FROM {prefix}_u")
-                selects.append(f"SELECT {KIND_ROUND}, {round_id}, member_id, points, exact_hits FROM {prefix}_i")
+                # A row back at nothing leaves the round's set (points None).
+                listed = f"CASE WHEN {ROUND_EARNED_SQL} THEN points END"
+                for part in ("u", "i"):
+                    selects.append(
+                        f"SELECT {KIND_ROUND}, {round_id}, member_id, {listed}, exact_hits FROM {prefix}_{part}"
+                    )
         # League boards show tournament totals: every league of a moved member moves too.
         selects.append(
             f"SELECT {KIND_LEAGUE}, lm.league_id, t_all.member_id, t_all.points, t_all.exact_hits FROM t_all "
@@ -262,16 +256,11 @@ class BatchPlan:
                     round_id=round_id, member_id=member_id, defaults={"tournament_id": self.tournament_id}
                 )
                 RoundStanding.objects.filter(round_id=round_id, member_id=member_id).update(**_moves(delta))
-            emptied = RoundStanding.objects.filter(
-                round_id=round_id, member_id__in=list(deltas), points=0, exact_hits=0, outcome_hits=0, live_points=0
-            )
-            for member_id in list(emptied.values_list("member_id", flat=True)):
-                rows.append((KIND_ROUND, round_id, member_id, None, None))
-            emptied.delete()
-            for member_id, points, exact_hits in RoundStanding.objects.filter(
+            for member_id, points, exact_hits, outcome_hits in RoundStanding.objects.filter(
                 round_id=round_id, member_id__in=list(deltas)
-            ).values_list("member_id", "points", "exact_hits"):
-                rows.append((KIND_ROUND, round_id, member_id, points, exact_hits))
+            ).values_list("member_id", "points", "exact_hits", "outcome_hits"):
+                earned = points or exact_hits or outcome_hits
+                rows.append((KIND_ROUND, round_id, member_id, points if earned else None, exact_hits))
         totals = {
             member_id: (points, exact_hits)
             for member_id, points, exact_hits in Standing.objects.filter(
@@ -304,9 +293,11 @@ class BatchPlan:
             rows.append((KIND_TOURNAMENT, self.tournament_id, member_id, points, exact_hits))
         for round_id in self.round_ids:
             present = set()
-            for member_id, points, exact_hits in RoundStanding.objects.filter(
-                round_id=round_id, member_id__in=members
-            ).values_list("member_id", "points", "exact_hits"):
+            for member_id, points, exact_hits in (
+                RoundStanding.objects.earned()
+                .filter(round_id=round_id, member_id__in=members)
+                .values_list("member_id", "points", "exact_hits")
+            ):
                 present.add(member_id)
                 rows.append((KIND_ROUND, round_id, member_id, points, exact_hits))
             rows += [(KIND_ROUND, round_id, m, None, None) for m in members if m not in present]

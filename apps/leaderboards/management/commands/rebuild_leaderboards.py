@@ -35,7 +35,7 @@ class Command(BaseCommand):
             leagues = LeagueMembership.objects.filter(league__tournament_id=tournament_id).count()
             rows = (
                 Standing.objects.filter(tournament_id=tournament_id).count()
-                + RoundStanding.objects.filter(round__tournament_id=tournament_id).count()
+                + RoundStanding.objects.earned().filter(round__tournament_id=tournament_id).count()
                 + leagues
             )
             with tqdm(
