@@ -26,6 +26,17 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean that must arrive as JSON true or false (DRF's also takes "yes", 1 and "on")."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 @extend_schema_field(OpenApiTypes.STR)
 class DayOrDateTimeField(serializers.Field):
     """A query bound given as a day (`2026-06-11`) or an instant (`2026-06-11T18:00:00Z`).

@@ -7,8 +7,8 @@ from apps.guesses.models import Guess
 class GuessAdmin(admin.ModelAdmin):
     """Read-only: a guess is the member's, and settled points and standings are derived from it."""
 
-    list_display = ("id", "member", "match", "home_goals", "away_goals", "updated_at")
-    list_filter = ("match__tournament", "match__status")
+    list_display = ("id", "member", "match", "home_goals", "away_goals", "joker", "updated_at")
+    list_filter = ("match__tournament", "match__status", "joker")
     list_select_related = ("member", "match__home_team", "match__away_team")
     search_fields = ("=member__username", "=match__id")
     raw_id_fields = ("member", "match")

@@ -34,7 +34,10 @@ class MatchGuessApi(APIView):
         responses={
             200: GuessOutputSerializer,
             201: GuessOutputSerializer,
-            409: OpenApiResponse(description="match_locked: the guess window has closed."),
+            409: OpenApiResponse(
+                description="match_locked: the guess window has closed. joker_limit: the round's jokers are used "
+                "(or jokers are off); send move_joker to move one from another open match."
+            ),
         },
     )
     def put(self, request, match_id: int):

@@ -20,6 +20,8 @@ class Guess(TimeStampedModel):
     match = models.ForeignKey("matches.Match", on_delete=models.CASCADE, related_name="guesses")
     home_goals = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MAX_GOALS)])
     away_goals = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MAX_GOALS)])
+    # Doubles the guess's points (SCORING.md "The joker"); set or moved only while the match is open.
+    joker = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [

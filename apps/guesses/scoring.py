@@ -22,9 +22,17 @@ def _sign(n: int) -> int:
 
 
 def score_guess(
-    *, guess: tuple[int, int], result: tuple[int, int], rules: ScoringRules = ScoringRules(), multiplier: int = 1
+    *,
+    guess: tuple[int, int],
+    result: tuple[int, int],
+    rules: ScoringRules = ScoringRules(),
+    multiplier: int = 1,
+    joker: bool = False,
 ) -> GuessScore:
-    """Score `guess` against the counted `result`; awarded points = base points x multiplier."""
+    """Score `guess` against the counted `result`; awarded points = base points x multiplier (x 2 with a joker).
+
+    A joker doubles points only: hits count once.
+    """
     gh, ga = guess
     rh, ra = result
     if (gh, ga) == (rh, ra):
@@ -35,4 +43,4 @@ def score_guess(
         base, exact, outcome = rules.points_outcome, False, True
     else:
         base, exact, outcome = 0, False, False
-    return GuessScore(points=base * multiplier, exact=exact, outcome=outcome)
+    return GuessScore(points=base * multiplier * (2 if joker else 1), exact=exact, outcome=outcome)

@@ -37,7 +37,11 @@ def guess_points(*, guess: Guess, settled: bool) -> int | None:
         points_outcome=tournament.points_outcome,
     )
     return score_guess(
-        guess=(guess.home_goals, guess.away_goals), result=result, rules=rules, multiplier=match.round.multiplier
+        guess=(guess.home_goals, guess.away_goals),
+        result=result,
+        rules=rules,
+        multiplier=match.round.multiplier,
+        joker=guess.joker,
     ).points
 
 

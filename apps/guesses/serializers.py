@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.common.serializers import StrictIntegerField
+from apps.common.serializers import StrictBooleanField, StrictIntegerField
 from apps.guesses.models import MAX_GOALS, Guess
 from apps.guesses.selectors import guess_points, guess_provisional
 from apps.members.serializers import MemberRefSerializer
@@ -11,6 +11,12 @@ MAX_ID = 2**63 - 1
 class GuessInputSerializer(serializers.Serializer):
     home_goals = StrictIntegerField(min_value=0, max_value=MAX_GOALS)
     away_goals = StrictIntegerField(min_value=0, max_value=MAX_GOALS)
+    joker = StrictBooleanField(
+        required=False, help_text="Set (true) or take off (false) your joker on this guess; left as it is when absent."
+    )
+    move_joker = StrictBooleanField(
+        default=False, help_text="Over the round's allowance, move the joker here from another open match of the round."
+    )
 
 
 class GuessOutputSerializer(serializers.ModelSerializer):
@@ -28,7 +34,7 @@ class GuessOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Guess
-        fields = ["match", "home_goals", "away_goals", "points", "provisional", "updated_at"]
+        fields = ["match", "home_goals", "away_goals", "joker", "points", "provisional", "updated_at"]
 
     def get_points(self, guess: Guess) -> int | None:
         return guess_points(guess=guess, settled=getattr(guess, "settled", False))
@@ -41,7 +47,7 @@ class MatchGuessOutputSerializer(GuessOutputSerializer):
     member = MemberRefSerializer()
 
     class Meta(GuessOutputSerializer.Meta):
-        fields = ["match", "member", "home_goals", "away_goals", "points", "provisional", "updated_at"]
+        fields = ["match", "member", "home_goals", "away_goals", "joker", "points", "provisional", "updated_at"]
 
 
 class MyGuessFilterSerializer(serializers.Serializer):

@@ -33,6 +33,12 @@ class Tournament(TimeStampedModel):
     lock_minutes = models.PositiveIntegerField(
         default=0, validators=[MaxValueValidator(7 * 24 * 60)], help_text="Guesses lock this many minutes before kickoff."
     )
+    jokers_per_round = models.PositiveSmallIntegerField(
+        default=1,
+        db_default=1,
+        validators=[MaxValueValidator(10)],
+        help_text="Jokers a member may set per round (a joker doubles a guess's points); 0 turns jokers off.",
+    )
 
     class Meta:
         ordering = ["-starts_at", "id"]

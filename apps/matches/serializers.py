@@ -11,7 +11,14 @@ MAX_ID = 2**63 - 1
 class ScoringSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tournament
-        fields = ["points_exact", "points_goal_difference", "points_outcome", "counted_result", "lock_minutes"]
+        fields = [
+            "points_exact",
+            "points_goal_difference",
+            "points_outcome",
+            "counted_result",
+            "lock_minutes",
+            "jokers_per_round",
+        ]
 
 
 class TournamentOutputSerializer(serializers.ModelSerializer):

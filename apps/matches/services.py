@@ -27,8 +27,16 @@ logger = logging.getLogger(__name__)
 # The scores settlement reads: the regular and the extra-time score. Penalty
 # shoot-out goals never count, so a change of them alone settles nothing.
 RESULT_FIELDS = ("home_score", "away_score", "home_score_et", "away_score_et")
-SCORING_FIELDS = ("points_exact", "points_goal_difference", "points_outcome", "counted_result", "lock_minutes")
-# Settings that decide points; lock_minutes only moves the guess window.
+SCORING_FIELDS = (
+    "points_exact",
+    "points_goal_difference",
+    "points_outcome",
+    "counted_result",
+    "lock_minutes",
+    "jokers_per_round",
+)
+# Settings that decide points; lock_minutes only moves the guess window, and jokers_per_round
+# limits jokers still to be set (jokers already placed keep their points).
 POINTS_FIELDS = ("points_exact", "points_goal_difference", "points_outcome")
 
 

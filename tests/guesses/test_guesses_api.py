@@ -48,7 +48,7 @@ def test_a_first_guess_answers_201_and_joins_the_tournament():
     response = member_client(member).put(_guess_url(match), {"home_goals": 2, "away_goals": 1}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"match", "home_goals", "away_goals", "points", "provisional", "updated_at"}
+    assert set(body) == {"match", "home_goals", "away_goals", "joker", "points", "provisional", "updated_at"}
     assert (body["match"], body["home_goals"], body["away_goals"], body["points"]) == (match.id, 2, 1, None)
     assert Participation.objects.filter(member=member, tournament=match.tournament).exists()
     assert Standing.objects.filter(member=member, tournament=match.tournament).exists()

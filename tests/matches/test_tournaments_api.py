@@ -22,6 +22,7 @@ def test_tournament_list_is_public_and_carries_the_scoring_settings():
         "points_outcome": 1,
         "counted_result": "regular",
         "lock_minutes": 15,
+        "jokers_per_round": 1,
     }
 
 

@@ -65,7 +65,7 @@ class Applied:
             live=request.applied_live,
         )
 
-    def score(self, home_goals: int, away_goals: int) -> tuple[int, int, int, int]:
+    def score(self, home_goals: int, away_goals: int, joker: bool = False) -> tuple[int, int, int, int]:
         """(points, exact, outcome, live points) of one guess, by the pure scoring rules."""
         rules = ScoringRules(
             points_exact=self.points_exact,
@@ -73,7 +73,11 @@ class Applied:
             points_outcome=self.points_outcome,
         )
         scored = score_guess(
-            guess=(home_goals, away_goals), result=(self.home, self.away), rules=rules, multiplier=self.multiplier
+            guess=(home_goals, away_goals),
+            result=(self.home, self.away),
+            rules=rules,
+            multiplier=self.multiplier,
+            joker=joker,
         )
         return scored.points, int(scored.exact), int(scored.outcome), scored.points if self.live else 0
 
@@ -101,7 +105,9 @@ def score_sql(applied: Applied | None) -> tuple[str, str, str, str]:
         # Goal difference counts for decisive results only (SCORING.md).
         branches.append(f"WHEN g.home_goals - g.away_goals = {h - a} THEN {int(applied.points_goal_difference) * m}")
     branches.append(f"WHEN {outcome} THEN {int(applied.points_outcome) * m}")
-    points = f"CASE {' '.join(branches)} ELSE 0 END"
+    # A joker doubles the guess's points (not its hits). The joker cannot
+    # change once the match is locked, so old and new points read the same one.
+    points = f"(CASE {' '.join(branches)} ELSE 0 END) * (CASE WHEN g.joker THEN 2 ELSE 1 END)"
     live = points if applied.live else "0"
     return points, f"CASE WHEN {exact} THEN 1 ELSE 0 END", f"CASE WHEN {outcome} THEN 1 ELSE 0 END", live
 
@@ -229,15 +235,15 @@ class BatchPlan:
     def _apply_portable(self, *, lo: int, hi: int) -> list[tuple]:
         """The same batch through the ORM, row by row: for the embedded database and small data."""
         guesses = Guess.objects.filter(match_id=self.match_id, member_id__gt=lo, member_id__lte=hi).values_list(
-            "member_id", "home_goals", "away_goals"
+            "member_id", "home_goals", "away_goals", "joker"
         )
         zero = (0, 0, 0, 0)
         rows: list[tuple] = []
         moved_members: dict[int, tuple[int, int, int, int]] = {}
         round_deltas: dict[int, dict[int, tuple]] = defaultdict(dict)
-        for member_id, home_goals, away_goals in guesses:
-            new = self.new.score(home_goals, away_goals) if self.new else zero
-            old = self.old.score(home_goals, away_goals) if self.old else zero
+        for member_id, home_goals, away_goals, joker in guesses:
+            new = self.new.score(home_goals, away_goals, joker) if self.new else zero
+            old = self.old.score(home_goals, away_goals, joker) if self.old else zero
             delta = tuple(n - o for n, o in zip(new, old))
             if any(delta):
                 moved_members[member_id] = delta
