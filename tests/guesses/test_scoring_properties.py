@@ -126,3 +126,11 @@ def test_the_default_settings_score_the_examples_of_scoring_md():
     assert points((1, 1), (2, 2)) == 2
     assert points((0, 1), (2, 1)) == 0
     assert score_guess(guess=(2, 1), result=(2, 1), multiplier=2).points == 8
+
+
+@given(guess=scores, result=scores, rules=ordered_rules(), multiplier=multipliers)
+def test_a_joker_doubles_the_points_and_leaves_the_hits(guess, result, rules, multiplier):
+    plain = score_guess(guess=guess, result=result, rules=rules, multiplier=multiplier)
+    doubled = score_guess(guess=guess, result=result, rules=rules, multiplier=multiplier, joker=True)
+    assert doubled.points == 2 * plain.points == 2 * _reference_points(guess, result, rules) * multiplier
+    assert (doubled.exact, doubled.outcome) == (plain.exact, plain.outcome)
