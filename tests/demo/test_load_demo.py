@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django.utils import timezone
 
 from apps.guesses.models import Guess
@@ -118,3 +119,11 @@ def test_with_debug_on_the_demo_creates_the_admin_as_make_run_does(settings):
     admin = Member.objects.get(username="admin")
     assert admin.is_staff and admin.check_password("scoreboard-demo-admin")
     assert "scoreboard-demo-admin" in output
+
+
+def test_demo_members_play_jokers_within_the_allowance():
+    _load()
+    jokers = Guess.objects.filter(joker=True)
+    assert jokers.exists()
+    per_round = jokers.values("member_id", "match__round_id").annotate(n=Count("id")).values_list("n", flat=True)
+    assert max(per_round) <= min(Tournament.objects.values_list("jokers_per_round", flat=True))

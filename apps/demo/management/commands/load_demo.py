@@ -210,19 +210,36 @@ class Command(BaseCommand):
 
     def _guess(self, *, tournament: Tournament, members: list[Member], seed: int) -> None:
         """Every member guesses every match still open, the same guess on every run."""
-        matches = list(
+        open_matches = list(
             Match.objects.filter(tournament=tournament, status=Match.Status.SCHEDULED, kickoff_at__gt=timezone.now())
             .order_by("kickoff_at", "id")
-            .values_list("pk", flat=True)
+            .values_list("pk", "round_id")
         )
+        matches = [match_id for match_id, _ in open_matches]
+        by_round: dict[int, list[int]] = {}
+        for match_id, round_id in open_matches:
+            by_round.setdefault(round_id, []).append(match_id)
         guesses = []
         for member in members:
             # One generator per member keeps each member's guesses stable
             # whatever else changes between runs.
             rng = random.Random(f"{seed}:{member.username}:{tournament.slug}")
+            # About half the members play their joker, on one match of each
+            # round (the tournament's default allowance is one per round).
+            jokers = set()
+            if tournament.jokers_per_round and rng.random() < 0.5:
+                jokers = {rng.choice(round_matches) for round_matches in by_round.values()}
             for match_id in matches:
                 home, away = rng.choices(range(len(_GOAL_WEIGHTS)), weights=_GOAL_WEIGHTS, k=2)
-                guesses.append(Guess(member_id=member.pk, match_id=match_id, home_goals=home, away_goals=away))
+                guesses.append(
+                    Guess(
+                        member_id=member.pk,
+                        match_id=match_id,
+                        home_goals=home,
+                        away_goals=away,
+                        joker=match_id in jokers,
+                    )
+                )
         # Written in bulk rather than through guess_submit: tens of thousands of
         # rows, every match is still open, and the members joined above.
         before = Guess.objects.filter(match__tournament=tournament).count()
