@@ -77,10 +77,13 @@ def reset() -> None:
     redis_client().flushdb()
 
 
-def load(*, members: int, guesses: int, matches: int = 1, league_size: int = 0, seed: int = 7) -> dict:
+def load(
+    *, members: int, guesses: int, matches: int = 1, league_size: int = 0, jokers: float = 0.0, seed: int = 7
+) -> dict:
     """A tournament of `members` members, each of the first `guesses` with one guess on each of `matches` matches.
 
     With `league_size`, members are also split into leagues of that many (each member in one league).
+    `jokers` is the share of guesses that carry the member's joker.
     """
     from django.db import connection
     from django.utils import timezone
@@ -119,12 +122,12 @@ def load(*, members: int, guesses: int, matches: int = 1, league_size: int = 0, 
             copy.write_row((tournament.pk, member_id, now))
     weights = [30, 30, 20, 12, 8]  # goals 0..4: low scores are the usual guesses
     with raw.copy(
-        "COPY guesses_guess (created_at, updated_at, member_id, match_id, home_goals, away_goals) FROM STDIN"
+        "COPY guesses_guess (created_at, updated_at, member_id, match_id, home_goals, away_goals, joker) FROM STDIN"
     ) as copy:
         for match_id in match_ids:
             for member_id in member_ids[:guesses]:
                 home, away = rng.choices(range(5), weights, k=2)
-                copy.write_row((now, now, member_id, match_id, home, away))
+                copy.write_row((now, now, member_id, match_id, home, away, rng.random() < jokers))
     if league_size:
         leagues = (len(member_ids) + league_size - 1) // league_size
         with raw.copy(

@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="SETTLEMENT_BATCH_SIZE for the worker")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--league-size", type=int, default=0, help="also split members into leagues of this size")
+    parser.add_argument("--jokers", type=float, default=0.0, help="share of guesses carrying a joker (0.1 = 10%%)")
     args = parser.parse_args()
     guesses = args.guesses or args.members
 
@@ -82,7 +83,7 @@ def main() -> None:
     from apps.leaderboards.settlement.verify import standings_verify
 
     benchdb.reset()
-    data = benchdb.load(members=args.members, guesses=guesses, league_size=args.league_size)
+    data = benchdb.load(members=args.members, guesses=guesses, league_size=args.league_size, jokers=args.jokers)
     match_id, tournament_id = data["match_ids"][0], data["tournament_id"]
     env = {"SETTLEMENT_BATCH_SIZE": args.batch_size} if args.batch_size else {}
     worker = benchdb.Worker(pool="solo", **env)
@@ -104,6 +105,7 @@ def main() -> None:
             "benchmark": "settlement",
             "members": args.members,
             "league_size": args.league_size,
+            "jokers": args.jokers,
             "guesses": request.guesses_walked,
             "standings_moved": request.standings_moved,
             "settle_seconds": round(ours, 3),
