@@ -181,7 +181,9 @@ class BatchPlan:
         ctes = [
             f"d AS MATERIALIZED (SELECT * FROM (SELECT g.member_id, {', '.join(columns)} "
             f"FROM {Guess._meta.db_table} g "
-            f"WHERE g.match_id = %(match)s AND g.member_id > %(lo)s AND g.member_id <= %(hi)s) x "
+            # OFFSET 0 keeps the planner from copying each score expression into
+            # the filter below, which would evaluate it twice per guess.
+            f"WHERE g.match_id = %(match)s AND g.member_id > %(lo)s AND g.member_id <= %(hi)s OFFSET 0) x "
             f"WHERE {moved_any})"
         ]
         selects = []
