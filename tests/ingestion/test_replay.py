@@ -14,8 +14,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from apps.common.audit import Action
+from apps.common.models import AuditEntry
+from apps.ingestion.management.commands.run_replay import Command
 from apps.ingestion.models import DataSource, Execution
-from apps.ingestion.providers.replay import replay_parse
+from apps.ingestion.normalize import PayloadError
+from apps.ingestion.providers import PROVIDERS
+from apps.ingestion.providers.replay import ReplayProvider, replay_parse
 from apps.ingestion.services import ingestion_run
 from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match, Tournament
@@ -295,8 +300,6 @@ def test_goals_that_do_not_add_up_to_the_result_fall_back_to_the_final_score_at_
 
 
 def test_a_goal_minute_the_replay_cannot_read_is_a_readable_failure():
-    from apps.ingestion.normalize import PayloadError
-
     data = {"name": "Odd Cup", "matches": [
         {"round": "Final", "date": "2022-12-18", "time": "18:00 UTC", "team1": "Spain", "team2": "Italy",
          "score": {"ft": [1, 0]}, "goals1": [{"name": "Morata", "minute": "late"}]},
@@ -323,11 +326,6 @@ def test_a_replay_stopped_between_two_goals_resumes_with_the_score_it_had_and_th
 
 @pytest.mark.django_db
 def test_ingested_replay_ticks_move_the_match_goal_by_goal_and_settle_only_the_final_whistle(tmp_path, monkeypatch):
-    from apps.common.audit import Action
-    from apps.common.models import AuditEntry
-    from apps.ingestion.providers import PROVIDERS
-    from apps.ingestion.providers.replay import ReplayProvider
-
     clock = {"now": T0}
     monkeypatch.setitem(PROVIDERS, "replay", lambda: ReplayProvider(clock=lambda: clock["now"]))
     source = str(write_json(tmp_path / "goals.json", GOAL_CUP))
@@ -356,16 +354,12 @@ def test_ingested_replay_ticks_move_the_match_goal_by_goal_and_settle_only_the_f
 
 @pytest.mark.django_db
 def test_run_replay_sleeps_until_the_next_kickoff_goal_or_whistle_the_replay_noted(tmp_path):
-    from django.utils import timezone as django_timezone
-
-    from apps.ingestion.management.commands.run_replay import Command
-
     source = str(write_json(tmp_path / "goals.json", GOAL_CUP))
-    # At 60x the first goal (23') comes 23 s after kickoff, which is 1 s away.
+    # The next moment is the kickoffs, 1 s away; at 60x the first goal comes 23 s later.
     ingestion_run(provider="replay", source=source, tournament_slug="goals", options={"speed": 60, "lead_seconds": 1})
     assert 0.5 < Command._pause("goals", interval=5.0) <= 1.05
 
     DataSource.objects.filter(tournament__slug="goals").update(
-        options={"replay_next_at": (django_timezone.now() + timedelta(minutes=5)).isoformat()}
+        options={"replay_next_at": (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()}
     )
     assert Command._pause("goals", interval=5.0) == 5.0

@@ -135,7 +135,7 @@ def _entries(payload) -> list[tuple[str | None, dict]]:
     raise PayloadError("openfootball: expected a JSON object with a 'matches' or 'rounds' list.")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Goal:
     """One goal of a match: its minute of play (91-120 in extra time), stoppage minutes, and the side it counted for."""
 
