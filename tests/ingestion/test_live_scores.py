@@ -14,6 +14,7 @@ import pytest
 from apps.common.audit import Action
 from apps.common.models import AuditEntry
 from apps.ingestion.models import Execution
+from apps.ingestion.providers.sofascore import sofascore_parse
 from apps.ingestion.services import ingestion_run
 from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match
@@ -143,3 +144,63 @@ def test_a_goal_in_play_is_one_save_without_a_version_or_an_audit_entry(poll):
     assert match.updated_at > first.updated_at
     assert match.result_version == first.result_version == 0
     assert _result_audits() == 0 and not SettlementRequest.objects.exists()
+
+
+def _event(code: int, kind: str, home: dict, away: dict) -> dict:
+    return {
+        "id": 1, "startTimestamp": 1671375600, "season": {"name": "World Cup 2022"}, "roundInfo": {"name": "Final"},
+        "status": {"code": code, "type": kind}, "homeTeam": {"name": "Argentina"}, "awayTeam": {"name": "France"},
+        "homeScore": home, "awayScore": away,
+    }
+
+
+def _fields(feed) -> tuple:
+    match = feed.matches[0]
+    return (
+        (match.home_score, match.away_score),
+        (match.home_score_et, match.away_score_et),
+        (match.home_penalties, match.away_penalties),
+        match.regular_score_unknown,
+    )
+
+
+@pytest.mark.parametrize(
+    ("home", "away", "expected"),
+    [
+        # `current` without shoot-out goals, as the recorded events give it.
+        ({"current": 3, "normaltime": 2, "penalties": 2}, {"current": 3, "normaltime": 2, "penalties": 1},
+         ((2, 2), (3, 3), (2, 1), False)),
+        # `current` counting them: taken back out.
+        ({"current": 5, "normaltime": 2, "penalties": 2}, {"current": 4, "normaltime": 2, "penalties": 1},
+         ((2, 2), (3, 3), (2, 1), False)),
+        # Periods win over `current`: they never hold shoot-out goals.
+        ({"current": 3, "period1": 2, "period2": 0, "extra1": 0, "extra2": 1, "penalties": 1},
+         {"current": 3, "period1": 0, "period2": 2, "extra1": 0, "extra2": 1, "penalties": 1},
+         ((2, 2), (3, 3), (1, 1), False)),
+        # Only a running score: the regular-time score is left to what the match holds.
+        ({"current": 3}, {"current": 2}, ((None, None), (3, 2), (None, None), True)),
+    ],
+)
+def test_sofascore_scores_in_extra_time_and_the_shoot_out(home, away, expected):
+    code = 50 if "penalties" in home else 41
+    assert _fields(sofascore_parse([_event(code, "inprogress", home, away)], options={})) == expected
+
+
+def test_sofascore_awaiting_extra_time_is_still_the_regular_time_score():
+    feed = sofascore_parse([_event(32, "inprogress", {"current": 1, "period1": 1}, {"current": 1, "period1": 0})], options={})
+
+    assert _fields(feed) == ((1, 1), (None, None), (None, None), False)
+
+
+def test_football_data_finished_after_extra_time_with_only_full_time_keeps_the_regular_score(poll, settings, http_server):
+    poll("football-data", "3-second-half")
+    finished = _recorded("football-data", "7-finished")
+    score = finished["matches"][0]["score"]
+    del score["regularTime"], score["extraTime"]
+    http_server.script(FOOTBALL_DATA_PATH, finished)
+
+    execution = ingestion_run(provider="football-data", source="WC", tournament_slug="wc")
+
+    assert execution.status == Execution.Status.COMPLETED, execution.error
+    assert _state(Match.objects.get()) == ("finished", (2, 2), (3, 3), (4, 2))
+    assert SettlementRequest.objects.count() == 1

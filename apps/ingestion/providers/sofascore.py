@@ -102,7 +102,7 @@ def _scores(home: dict, away: dict, *, status: str, code, where: str) -> dict:
 
     regular = normal if normal[0] is not None else halves
     if regular[0] is None and status == FINISHED and current[0] is not None and extra[0] is not None:
-        regular = (current[0] - (extra[0] or 0), current[1] - (extra[1] or 0))
+        regular = (current[0] - extra[0], current[1] - extra[1])
         if regular[0] < 0 or regular[1] < 0:
             raise PayloadError(f"{where}: current score is smaller than the extra-time goals.")
     if regular[0] is not None and extra[0] is not None:
