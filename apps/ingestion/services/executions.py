@@ -370,12 +370,13 @@ IN_PLAY_AFTER_KICKOFF = timedelta(hours=3)
 def _matches_in_play(*, now) -> QuerySet[Match]:
     """Matches the live poll asks results for: live ones, and scheduled ones whose kickoff has passed.
 
-    Only the provider moves a match to live, so a match is polled from its
-    kickoff on, not only once a poll has already seen it live: the first goal
-    must not wait for the fixtures poll. One left scheduled without a result
-    longer than a match lasts (the provider never reported it, or delayed it
-    without saying) stops being polled after three hours, so a forgotten
-    fixture does not keep its tournament on the fast poll for good.
+    Only a results poll moves a match to live, so polling live matches alone
+    would never start: a match is polled from its kickoff on, and its first
+    minutes reach the boards within one poll of the provider reporting them.
+    One left scheduled without a result longer than a match lasts (the
+    provider never reported it, or delayed it without saying) stops being
+    polled three hours after kickoff, so a forgotten fixture does not keep its
+    tournament on the fast poll for good.
     """
     kicked_off = Q(
         status=Match.Status.SCHEDULED,
