@@ -363,3 +363,23 @@ def test_run_replay_sleeps_until_the_next_kickoff_goal_or_whistle_the_replay_not
         options={"replay_next_at": (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()}
     )
     assert Command._pause("goals", interval=5.0) == 5.0
+
+
+def test_a_shoot_out_straight_after_regular_time_never_shows_an_extra_time_score():
+    data = {"name": "Shoot-out Cup", "matches": [
+        {"round": "Final", "date": "2022-12-18", "time": "18:00 UTC", "team1": "Spain", "team2": "Italy",
+         "score": {"ft": [1, 1], "p": [5, 4]}, "goals1": [{"name": "Morata", "minute": 12}],
+         "goals2": [{"name": "Chiesa", "minute": "90+2"}]},
+    ]}
+    state = replay_parse(data, options={"speed": 60, "lead_seconds": 0}, now=T0).state
+    history: dict[str, list] = {}
+    for minute in range(0, 155):
+        feed = replay_parse(data, options={**state, "speed": 60}, now=T0 + timedelta(seconds=0.5 + minute))
+        _played(history, "Spain", _scores(feed.matches[0]))
+
+    assert history["Spain"] == [
+        ("live", (0, 0), (None, None), (None, None)),
+        ("live", (1, 0), (None, None), (None, None)),
+        ("live", (1, 1), (None, None), (None, None)),
+        ("finished", (1, 1), (None, None), (5, 4)),
+    ]

@@ -7,7 +7,7 @@ its score moves at each goal's scaled minute (minute plus stoppage offset) as
 a feed in play would move it: goals up to minute 90 move the regular-time
 score, which then holds; once extra time starts the extra-time score runs
 from it. A scaled two hours after kickoff (two and a half when the match went
-to extra time) the match is finished with its real result, penalties
+to extra time or penalties) the match is finished with its real result, penalties
 included. A match whose goals are not listed, or listed in a way that does not
 add up to its result, stays 0-0 until it finishes.
 
@@ -131,8 +131,9 @@ def _goals_add_up(match: FeedMatch, goals: list[Goal]) -> bool:
 
 def _moments(match: FeedMatch, goals: list[Goal] | None) -> list[Moment]:
     """The states a finished match goes through from kickoff to its final whistle, in order."""
-    extra_time = match.home_score_et is not None or match.home_penalties is not None
-    duration = EXTRA_TIME_MATCH_DURATION if extra_time else MATCH_DURATION
+    extra_time = match.home_score_et is not None
+    # A shoot-out straight after 90 minutes (no extra time) takes the longer slot too.
+    duration = EXTRA_TIME_MATCH_DURATION if extra_time or match.home_penalties is not None else MATCH_DURATION
     state = {**_NO_SCORE, "status": LIVE, "home_score": 0, "away_score": 0}
     moments: list[Moment] = [(timedelta(0), dict(state))]
 
