@@ -79,6 +79,10 @@ class FeedMatch:
     away_score_et: int | None = None
     home_penalties: int | None = None
     away_penalties: int | None = None
+    # The payload holds a running score in extra time but not the score after
+    # regular time: the upsert keeps the regular-time score stored on the match
+    # (recorded while regular time was played) instead of counting extra-time goals.
+    regular_score_unknown: bool = False
 
 
 @dataclass
@@ -159,6 +163,8 @@ def feed_build(*, name: str, matches: list[FeedMatch], skipped: list[str] | None
         ):
             if (pair[0] is None) != (pair[1] is None):
                 raise PayloadError(f"{where}: a score has only one side.")
+        if match.regular_score_unknown and match.home_score is not None:
+            raise PayloadError(f"{where}: a regular-time score given and said to be unknown.")
         round_key = name_key(match.round)
         if round_key not in first_kickoff or match.kickoff_at < first_kickoff[round_key][0]:
             first_kickoff[round_key] = (match.kickoff_at, match.round.strip())

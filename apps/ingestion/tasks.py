@@ -31,7 +31,7 @@ def ingestion_execute(self, execution_id: int) -> str:
 
 @shared_task(name="apps.ingestion.tasks.ingestion_poll_live")
 def ingestion_poll_live() -> list[int]:
-    """Beat, every minute: results of tournaments with a match in play or about to kick off."""
+    """Beat, every INGESTION_LIVE_POLL_SECONDS (15 s): results of tournaments with a match in play."""
     return ingestion_poll(operation="results", live_only=True)
 
 

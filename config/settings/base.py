@@ -208,13 +208,18 @@ TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", def
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Scores of matches in play move the boards goal by goal: the live poll runs
+# often, but asks only for tournaments with a match in play. A poll still
+# waiting when the next one is due is dropped, not run late (expire_seconds:
+# the DatabaseScheduler keeps only that spelling of a message's expiry).
+INGESTION_LIVE_POLL_SECONDS = env.int("INGESTION_LIVE_POLL_SECONDS", default=15)
 # The DatabaseScheduler copies these into django-celery-beat's periodic tasks
 # (admin: Periodic tasks) each time beat starts.
 CELERY_BEAT_SCHEDULE = {
     "ingestion-poll-live": {
         "task": "apps.ingestion.tasks.ingestion_poll_live",
-        "schedule": timedelta(seconds=env.int("INGESTION_LIVE_POLL_SECONDS", default=60)),
-        "options": {"queue": "ingestion", "expires": 55},
+        "schedule": timedelta(seconds=INGESTION_LIVE_POLL_SECONDS),
+        "options": {"queue": "ingestion", "expire_seconds": INGESTION_LIVE_POLL_SECONDS},
     },
     "ingestion-poll-fixtures": {
         "task": "apps.ingestion.tasks.ingestion_poll_fixtures",

@@ -14,8 +14,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from apps.common.audit import Action
+from apps.common.models import AuditEntry
+from apps.ingestion.management.commands.run_replay import Command
 from apps.ingestion.models import DataSource, Execution
-from apps.ingestion.providers.replay import replay_parse
+from apps.ingestion.normalize import PayloadError
+from apps.ingestion.providers import PROVIDERS
+from apps.ingestion.providers.replay import ReplayProvider, replay_parse
 from apps.ingestion.services import ingestion_run
 from apps.leaderboards.models import SettlementRequest
 from apps.matches.models import Match, Tournament
@@ -69,8 +74,10 @@ def test_a_match_is_live_from_its_scaled_kickoff_and_finished_two_scaled_hours_l
 
     at = lambda seconds: replay_parse(data, options={**state, "speed": 3600}, now=T0 + timedelta(seconds=seconds))  # noqa: E731
 
+    score = lambda feed: (opener(feed).status, opener(feed).home_score, opener(feed).away_score)  # noqa: E731
     assert opener(at(9)).status == "scheduled"
-    assert (opener(at(11)).status, opener(at(11)).home_score) == ("live", None)
+    assert score(at(10.1)) == ("live", 0, 0)  # six minutes in
+    assert score(at(11)) == ("live", 0, 2)  # an hour in: Valencia scored at 16 and 31
     assert opener(at(10 + 1.9)).status == "live"  # two hours at 3600x are two seconds
     finished = opener(at(10 + 2.1))
     assert (finished.status, finished.home_score, finished.away_score) == ("finished", 0, 2)
@@ -200,3 +207,179 @@ def test_the_first_replay_ingestion_creates_every_fixture_scheduled_and_a_second
     assert Match.objects.order_by("kickoff_at").last().kickoff_at < django_timezone.now() + timedelta(minutes=35)
     assert second.report["changes"] == 0
     assert not SettlementRequest.objects.exists()
+
+
+GOAL_CUP = {
+    "name": "Goal Cup",
+    "matches": [
+        # Goals listed out of order, as openfootball files do; extra time and a shoot-out.
+        {"round": "Final", "num": 1, "date": "2022-12-18", "time": "18:00 UTC", "team1": "Argentina", "team2": "France",
+         "score": {"ft": [2, 2], "et": [3, 3], "p": [4, 2]},
+         "goals1": [{"name": "Messi", "minute": 23, "penalty": True}, {"name": "Messi", "minute": 108},
+                    {"name": "Di María", "minute": 36}],
+         "goals2": [{"name": "Mbappé", "minute": 80, "penalty": True}, {"name": "Mbappé", "minute": 81},
+                    {"name": "Mbappé", "minute": 118, "penalty": True}]},
+        # Stoppage time spelled both ways, and an own goal listed under the side it counted for.
+        {"round": "Final", "num": 2, "date": "2022-12-18", "time": "18:00 UTC", "team1": "Netherlands",
+         "team2": "Senegal", "score": {"ft": [2, 1]},
+         "goals1": [{"name": "Klaassen", "minute": 90, "offset": 9}, {"name": "Gakpo", "minute": 84}],
+         "goals2": [{"name": "De Ligt", "minute": "45+2", "owngoal": True}]},
+        # No goal lists: 0-0 until the final whistle.
+        {"round": "Final", "num": 3, "date": "2022-12-18", "time": "18:00 UTC", "team1": "England", "team2": "Wales",
+         "score": {"ft": [3, 0]}},
+    ],
+}
+SCHEDULED_ = ("scheduled", (None, None), (None, None), (None, None))
+EXPECTED_PLAY = {
+    "Argentina": [
+        SCHEDULED_,
+        ("live", (0, 0), (None, None), (None, None)),
+        ("live", (1, 0), (None, None), (None, None)),  # 23'
+        ("live", (2, 0), (None, None), (None, None)),  # 36'
+        ("live", (2, 1), (None, None), (None, None)),  # 80'
+        ("live", (2, 2), (None, None), (None, None)),  # 81'
+        ("live", (2, 2), (2, 2), (None, None)),  # extra time starts
+        ("live", (2, 2), (3, 2), (None, None)),  # 108'
+        ("live", (2, 2), (3, 3), (None, None)),  # 118'
+        ("finished", (2, 2), (3, 3), (4, 2)),
+    ],
+    "Netherlands": [
+        SCHEDULED_,
+        ("live", (0, 0), (None, None), (None, None)),
+        ("live", (0, 1), (None, None), (None, None)),  # 45+2'
+        ("live", (1, 1), (None, None), (None, None)),  # 84'
+        ("live", (2, 1), (None, None), (None, None)),  # 90+9'
+        ("finished", (2, 1), (None, None), (None, None)),
+    ],
+    "England": [SCHEDULED_, ("live", (0, 0), (None, None), (None, None)), ("finished", (3, 0), (None, None), (None, None))],
+}
+
+
+def _scores(match) -> tuple:
+    return (
+        match.status,
+        (match.home_score, match.away_score),
+        (match.home_score_et, match.away_score_et),
+        (match.home_penalties, match.away_penalties),
+    )
+
+
+def _played(history: dict, name: str, state: tuple) -> None:
+    seen = history.setdefault(name, [])
+    if not seen or seen[-1] != state:
+        seen.append(state)
+
+
+def test_the_replay_plays_each_goal_at_its_minute_in_order():
+    # At 60x a virtual minute lasts a second: sample every minute of the three matches.
+    state = replay_parse(GOAL_CUP, options={"speed": 60, "lead_seconds": 1}, now=T0).state
+    history: dict[str, list] = {}
+    for minute in range(-1, 155):
+        feed = replay_parse(GOAL_CUP, options={**state, "speed": 60}, now=T0 + timedelta(seconds=1.5 + minute))
+        for match in feed.matches:
+            _played(history, match.home.name, _scores(match))
+
+    assert history == EXPECTED_PLAY
+
+
+def test_goals_that_do_not_add_up_to_the_result_fall_back_to_the_final_score_at_the_whistle():
+    data = {"name": "Odd Cup", "matches": [
+        {"round": "Final", "date": "2022-12-18", "time": "18:00 UTC", "team1": "Spain", "team2": "Italy",
+         "score": {"ft": [2, 0]}, "goals1": [{"name": "Morata", "minute": 12}], "goals2": []},
+    ]}
+    state = replay_parse(data, options={"speed": 60, "lead_seconds": 0}, now=T0).state
+    history: dict[str, list] = {}
+    for minute in range(0, 125, 4):
+        feed = replay_parse(data, options={**state, "speed": 60}, now=T0 + timedelta(seconds=0.5 + minute))
+        _played(history, "Spain", _scores(feed.matches[0]))
+
+    assert history["Spain"] == [
+        ("live", (0, 0), (None, None), (None, None)),
+        ("finished", (2, 0), (None, None), (None, None)),
+    ]
+
+
+def test_a_goal_minute_the_replay_cannot_read_is_a_readable_failure():
+    data = {"name": "Odd Cup", "matches": [
+        {"round": "Final", "date": "2022-12-18", "time": "18:00 UTC", "team1": "Spain", "team2": "Italy",
+         "score": {"ft": [1, 0]}, "goals1": [{"name": "Morata", "minute": "late"}]},
+    ]}
+    with pytest.raises(PayloadError, match="a goal's minute must be 1..120"):
+        replay_parse(data, options={"speed": 60, "lead_seconds": 0}, now=T0)
+
+
+def test_a_replay_stopped_between_two_goals_resumes_with_the_score_it_had_and_the_next_goal_to_come():
+    state = replay_parse(GOAL_CUP, options={"speed": 60, "lead_seconds": 0}, now=T0).state
+    # 40 virtual minutes in: Argentina lead 2-0, France score at 80.
+    state = replay_parse(GOAL_CUP, options={**state, "speed": 60}, now=T0 + timedelta(seconds=40)).state
+    final = lambda feed: next(m for m in feed.matches if m.home.name == "Argentina")  # noqa: E731
+
+    later = T0 + timedelta(hours=5)
+    resumed = replay_parse(GOAL_CUP, options={**state, "speed": 60, "replay_resume": True}, now=later)
+
+    assert _scores(final(resumed))[:2] == ("live", (2, 0))
+    # The next goal is the own goal at 45+2 in the other match, seven virtual minutes on.
+    assert datetime.fromisoformat(resumed.state["replay_next_at"]) == later + timedelta(seconds=7)
+    after = replay_parse(GOAL_CUP, options={**resumed.state, "speed": 60}, now=later + timedelta(seconds=40.5))
+    assert _scores(final(after))[:2] == ("live", (2, 1))
+
+
+@pytest.mark.django_db
+def test_ingested_replay_ticks_move_the_match_goal_by_goal_and_settle_only_the_final_whistle(tmp_path, monkeypatch):
+    clock = {"now": T0}
+    monkeypatch.setitem(PROVIDERS, "replay", lambda: ReplayProvider(clock=lambda: clock["now"]))
+    source = str(write_json(tmp_path / "goals.json", GOAL_CUP))
+    history: dict[str, list] = {}
+    for minute in range(-1, 155):
+        clock["now"] = T0 + timedelta(seconds=1.5 + minute)
+        execution = ingestion_run(
+            provider="replay", source=source, tournament_slug="goals", options={"speed": 60, "lead_seconds": 1}
+        )
+        assert execution.status == Execution.Status.COMPLETED, execution.error
+        for match in Match.objects.select_related("home_team"):
+            _played(history, match.home_team.name, _scores(match))
+        if minute == 100:
+            # Nothing in the file changes between two goals: a tick then writes nothing.
+            again = ingestion_run(
+                provider="replay", source=source, tournament_slug="goals", options={"speed": 60, "lead_seconds": 1}
+            )
+            assert again.report["matches"]["updated"] == 0
+
+    assert history == EXPECTED_PLAY
+    # Scores in play move no result version: only the three final whistles ask for settlement.
+    assert sorted(Match.objects.values_list("result_version", flat=True)) == [1, 1, 1]
+    assert SettlementRequest.objects.filter(kind="settle").count() == 3
+    assert AuditEntry.objects.filter(action=Action.RESULT_CHANGED).count() == 3
+
+
+@pytest.mark.django_db
+def test_run_replay_sleeps_until_the_next_kickoff_goal_or_whistle_the_replay_noted(tmp_path):
+    source = str(write_json(tmp_path / "goals.json", GOAL_CUP))
+    # The next moment is the kickoffs, 1 s away; at 60x the first goal comes 23 s later.
+    ingestion_run(provider="replay", source=source, tournament_slug="goals", options={"speed": 60, "lead_seconds": 1})
+    assert 0.5 < Command._pause("goals", interval=5.0) <= 1.05
+
+    DataSource.objects.filter(tournament__slug="goals").update(
+        options={"replay_next_at": (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()}
+    )
+    assert Command._pause("goals", interval=5.0) == 5.0
+
+
+def test_a_shoot_out_straight_after_regular_time_never_shows_an_extra_time_score():
+    data = {"name": "Shoot-out Cup", "matches": [
+        {"round": "Final", "date": "2022-12-18", "time": "18:00 UTC", "team1": "Spain", "team2": "Italy",
+         "score": {"ft": [1, 1], "p": [5, 4]}, "goals1": [{"name": "Morata", "minute": 12}],
+         "goals2": [{"name": "Chiesa", "minute": "90+2"}]},
+    ]}
+    state = replay_parse(data, options={"speed": 60, "lead_seconds": 0}, now=T0).state
+    history: dict[str, list] = {}
+    for minute in range(0, 155):
+        feed = replay_parse(data, options={**state, "speed": 60}, now=T0 + timedelta(seconds=0.5 + minute))
+        _played(history, "Spain", _scores(feed.matches[0]))
+
+    assert history["Spain"] == [
+        ("live", (0, 0), (None, None), (None, None)),
+        ("live", (1, 0), (None, None), (None, None)),
+        ("live", (1, 1), (None, None), (None, None)),
+        ("finished", (1, 1), (None, None), (5, 4)),
+    ]

@@ -63,6 +63,32 @@ def test_the_live_poll_queues_results_for_tournaments_with_a_match_under_way(
     assert idle.pk and replay.pk
 
 
+def test_the_live_poll_asks_only_for_tournaments_with_a_match_in_play(cup_file, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    cases = {
+        # slug: (status, kickoff relative to now, polled)
+        "live": ("live", -timedelta(minutes=50), True),
+        "kicked-off": ("scheduled", -timedelta(seconds=20), True),
+        "late-report": ("scheduled", -timedelta(hours=2, minutes=50), True),
+        "upcoming": ("scheduled", timedelta(minutes=3), False),
+        "forgotten": ("scheduled", -timedelta(hours=3, minutes=10), False),
+        "over": ("finished", -timedelta(hours=1), False),
+        "put-off": ("postponed", -timedelta(minutes=30), False),
+    }
+    tournaments = {}
+    for slug, (status, offset, _) in cases.items():
+        tournaments[slug] = _cup(cup_file, slug)
+        scores = {"home_score": 1, "away_score": 0} if status in ("live", "finished") else {}
+        Match.objects.filter(tournament=tournaments[slug]).update(status=status, kickoff_at=now + offset, **scores)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        queued = ingestion_poll_live.delay().get()
+
+    polled = set(Execution.objects.filter(pk__in=queued).values_list("tournament__slug", flat=True))
+    assert polled == {slug for slug, (_, _, wanted) in cases.items() if wanted}
+    assert set(Execution.objects.filter(pk__in=queued).values_list("operation", flat=True)) == {"results"}
+
+
 def test_a_poll_skips_a_tournament_whose_previous_poll_is_still_waiting(cup_file, django_capture_on_commit_callbacks):
     _kick_off_now(_cup(cup_file, "playing"))
     with django_capture_on_commit_callbacks(execute=False):
@@ -91,7 +117,8 @@ def test_beat_installs_the_polls_as_periodic_tasks_editable_in_the_admin(monkeyp
     live = PeriodicTask.objects.get(name="ingestion-poll-live")
     fixtures = PeriodicTask.objects.get(name="ingestion-poll-fixtures")
     assert live.task == "apps.ingestion.tasks.ingestion_poll_live" and live.queue == "ingestion"
-    assert (live.interval.every, live.interval.period) == (60, "seconds")
+    assert (live.interval.every, live.interval.period) == (15, "seconds")
+    assert live.expire_seconds == 15  # a poll not picked up before the next one is dropped
     assert fixtures.interval.every * {"seconds": 1, "minutes": 60, "hours": 3600}[fixtures.interval.period] == 6 * 3600
 
     browser = Client()

@@ -4,10 +4,18 @@ The source is a competition code ("WC", "EC", "PL") or a full URL. The token
 comes from FOOTBALL_DATA_TOKEN and travels in X-Auth-Token.
 
 Scores (docs.football-data.org "Dealing with scores"): fullTime is the running
-score and, after extra time or a shoot-out, includes those goals; regularTime,
-extraTime and penalties each hold only their own period's goals. The counted
-regular score is regularTime when present, else fullTime less extra time and
-penalties.
+score and, once extra time or a shoot-out started, includes those goals;
+regularTime, extraTime and penalties each hold only their own period's goals
+and may be missing while the match is played. `score.duration` says which
+periods were reached (REGULAR, EXTRA_TIME, PENALTY_SHOOTOUT).
+
+What a match gets (the same in play and finished):
+- REGULAR: the regular-time score is regularTime, else fullTime (running).
+- EXTRA_TIME / PENALTY_SHOOTOUT: the regular-time score is regularTime, else
+  fullTime less extraTime and penalties when extraTime is given, else unknown:
+  the match keeps the one recorded while regular time was played. The
+  extra-time score is the running score less shoot-out goals (fullTime less
+  penalties, else regularTime plus extraTime).
 """
 
 from __future__ import annotations
@@ -56,10 +64,45 @@ def _pair(score: dict, key: str, *, where: str) -> tuple[int | None, int | None]
     return score_pair(value.get("home"), value.get("away"), where=f"{where} score.{key}")
 
 
-def _add(a: tuple, b: tuple) -> tuple:
-    if a[0] is None or b[0] is None:
-        return a
-    return a[0] + b[0], a[1] + b[1]
+EXTRA_DURATIONS = ("EXTRA_TIME", "PENALTY_SHOOTOUT")
+
+
+def _less(total: tuple, *parts: tuple, where: str) -> tuple[int, int]:
+    home, away = total
+    for part in parts:
+        if part[0] is not None:
+            home, away = home - part[0], away - part[1]
+    if home < 0 or away < 0:
+        raise PayloadError(f"{where}: fullTime is smaller than extra time plus penalties.")
+    return home, away
+
+
+def _scores(score: dict, *, status: str, where: str) -> dict:
+    """The FeedMatch score fields of one `score` object (see the module docstring)."""
+    if status in (SCHEDULED, POSTPONED):
+        return {}
+    full = _pair(score, "fullTime", where=where)
+    regular = _pair(score, "regularTime", where=where)
+    extra = _pair(score, "extraTime", where=where)
+    pens = _pair(score, "penalties", where=where)
+    result: dict = {"home_penalties": pens[0], "away_penalties": pens[1]}
+    if score.get("duration") not in EXTRA_DURATIONS:
+        regular = regular if regular[0] is not None else full
+        return {**result, "home_score": regular[0], "away_score": regular[1]}
+    if regular[0] is None and extra[0] is not None and full[0] is not None:
+        regular = _less(full, extra, pens, where=where)
+    if full[0] is not None:
+        running = _less(full, pens, where=where)
+    elif regular[0] is not None and extra[0] is not None:
+        running = (regular[0] + extra[0], regular[1] + extra[1])
+    else:
+        running = (None, None)
+    result.update(home_score_et=running[0], away_score_et=running[1])
+    if regular[0] is None:
+        # fullTime alone in extra time: it counts extra-time goals, so it
+        # cannot be the regular-time score; the match keeps the stored one.
+        return {**result, "regular_score_unknown": True}
+    return {**result, "home_score": regular[0], "away_score": regular[1]}
 
 
 def _round_name(raw: dict) -> str:
@@ -120,22 +163,7 @@ def football_data_parse(payload, *, options: dict) -> Feed:
         score = raw.get("score") or {}
         if not isinstance(score, dict):
             raise PayloadError(f"{where}: score must be an object.")
-        full = _pair(score, "fullTime", where=where)
-        regular = _pair(score, "regularTime", where=where)
-        extra = _pair(score, "extraTime", where=where)
-        pens = _pair(score, "penalties", where=where)
-        if regular[0] is None:
-            regular = full
-            if score.get("duration") in ("EXTRA_TIME", "PENALTY_SHOOTOUT") and full[0] is not None:
-                # Without regularTime, fullTime holds every period: take the others back out.
-                for period in (extra, pens):
-                    if period[0] is not None:
-                        regular = (regular[0] - period[0], regular[1] - period[1])
-                if regular[0] < 0 or regular[1] < 0:
-                    raise PayloadError(f"{where}: fullTime is smaller than extra time plus penalties.")
-        extra_total = _add(regular, extra) if extra[0] is not None else (None, None)
-        if status == SCHEDULED or status == POSTPONED:
-            regular, extra_total, pens = (None, None), (None, None), (None, None)
+        scores = _scores(score, status=status, where=where)
         matches.append(
             FeedMatch(
                 external_id=str(raw["id"]),
@@ -144,12 +172,7 @@ def football_data_parse(payload, *, options: dict) -> Feed:
                 away=away,
                 kickoff_at=_kickoff(raw.get("utcDate"), where=where),
                 status=status,
-                home_score=regular[0],
-                away_score=regular[1],
-                home_score_et=extra_total[0],
-                away_score_et=extra_total[1],
-                home_penalties=pens[0],
-                away_penalties=pens[1],
+                **scores,
             )
         )
     return feed_build(name=name, matches=matches, skipped=skipped)

@@ -8,11 +8,16 @@ zone applies. Scores hold any of ft, et, p, ht, or nothing before the match is
 played; older files use score1/score2, score1et/score2et, score1p/score2p.
 openfootball has no match ids, so one is derived: the match number ("num")
 when present, else round and teams, both prefixed by the tournament's name.
+Played matches may list their goals in goals1/goals2 ({"name", "minute",
+"offset", "penalty", "owngoal"}, an own goal under the side it counted for;
+newer files spell stoppage time in the minute, "90+3"); only the replay reads
+them, to play each goal at its minute.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -130,11 +135,60 @@ def _entries(payload) -> list[tuple[str | None, dict]]:
     raise PayloadError("openfootball: expected a JSON object with a 'matches' or 'rounds' list.")
 
 
+@dataclass(frozen=True)
+class Goal:
+    """One goal of a match: its minute of play (91-120 in extra time), stoppage minutes, and the side it counted for."""
+
+    minute: int
+    offset: int
+    home: bool
+
+    @property
+    def in_extra_time(self) -> bool:
+        return self.minute > 90
+
+
+_MINUTE = re.compile(r"^\s*(?P<minute>\d{1,3})\s*(?:\+\s*(?P<offset>\d{1,2}))?\s*'?\s*$")
+
+
+def _goal(raw, *, home: bool, where: str) -> Goal:
+    if not isinstance(raw, dict):
+        raise PayloadError(f"{where}: a goal must be an object, got {raw!r}.")
+    minute = raw.get("minute")
+    found = None if isinstance(minute, bool) else _MINUTE.match(str(minute))
+    if found is None or not 1 <= int(found["minute"]) <= 120:
+        raise PayloadError(f"{where}: a goal's minute must be 1..120 (or like 90+3), got {minute!r}.")
+    offset = raw.get("offset", found["offset"])
+    if offset in (None, ""):
+        offset = 0
+    if isinstance(offset, bool) or not str(offset).isdigit() or int(offset) > 30:
+        raise PayloadError(f"{where}: a goal's stoppage-time offset must be 0..30, got {offset!r}.")
+    return Goal(minute=int(found["minute"]), offset=int(offset), home=home)
+
+
+def openfootball_goals(raw: dict, *, where: str) -> list[Goal] | None:
+    """The match's goals in the order they were scored, or None when it lists none (neither goals1 nor goals2)."""
+    if raw.get("goals1") is None and raw.get("goals2") is None:
+        return None
+    goals = []
+    for key, home in (("goals1", True), ("goals2", False)):
+        listed = raw.get(key) or []
+        if not isinstance(listed, list):
+            raise PayloadError(f"{where}: {key} must be a list, got {listed!r}.")
+        goals.extend(_goal(item, home=home, where=f"{where} {key}") for item in listed)
+    return sorted(goals, key=lambda goal: (goal.minute, goal.offset))
+
+
 def openfootball_parse(payload, *, options: dict) -> Feed:
+    return openfootball_read(payload, options=options)[0]
+
+
+def openfootball_read(payload, *, options: dict) -> tuple[Feed, dict[str, dict]]:
+    """The feed, and each ingested match's entry in the file by external id (for what a Feed does not carry)."""
     tz = time_zone_get(options.get("time_zone") or "UTC")
     name = options.get("name") or (payload.get("name") if isinstance(payload, dict) else None) or ""
     prefix = slug_key((payload.get("name") if isinstance(payload, dict) else None) or "openfootball")
-    matches, skipped = [], []
+    matches, skipped, entries = [], [], {}
     for index, (round_name, raw) in enumerate(_entries(payload)):
         where = f"match #{index + 1}"
         if not isinstance(raw, dict):
@@ -171,7 +225,8 @@ def openfootball_parse(payload, *, options: dict) -> Feed:
                 **scores,
             )
         )
-    return feed_build(name=name, matches=matches, skipped=skipped)
+        entries[external_id] = raw
+    return feed_build(name=name, matches=matches, skipped=skipped), entries
 
 
 class OpenfootballProvider(Provider):

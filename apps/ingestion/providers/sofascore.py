@@ -3,9 +3,20 @@
 The payload is a list of event objects or {"events": [...]}. An event carries
 homeTeam/awayTeam {name, nameCode}, homeScore/awayScore {current, normaltime,
 extra1, extra2, penalties}, status {type, code}, startTimestamp (Unix seconds)
-and roundInfo {round, name}. `current` is the running score and, after extra
-time, includes it; `normaltime` is the score after regular time; extra1 and
-extra2 hold the goals of each extra-time half.
+and roundInfo {round, name}. `current` is the running score and, once extra
+time started, includes it; `normaltime` is the score after regular time;
+period1/period2 and extra1/extra2 hold the goals of each half of regular and
+extra time, penalties those of the shoot-out.
+
+What a match gets (the same in play and finished):
+- During regular time the regular-time score is `current` (else period1 plus
+  period2); a finished match without extra time takes `normaltime` first.
+- Once extra time started (extra1/extra2 given, or a status code of extra time,
+  the shoot-out or their breaks), the regular-time score is `normaltime`, else
+  period1 plus period2, else `current` less extra1 and extra2 on a finished
+  match, else unknown: the match keeps the one recorded while regular time was
+  played. The extra-time score is the regular-time score plus extra1 and
+  extra2, else `current` less shoot-out goals when it counts them.
 """
 
 from __future__ import annotations
@@ -33,8 +44,10 @@ TYPES = {
 }
 # Status codes that say more than the type: 60 postponed, 70 canceled, 90 abandoned.
 CODES = {60: POSTPONED, 70: CANCELLED, 90: ABANDONED}
-# Finished after extra time (110) or after penalties (120).
-AFTER_EXTRA_TIME = {110, 120}
+# Extra time started: extra-time halftime (33), awaiting penalties (34), first
+# and second half of extra time (41, 42), shoot-out (50), and finished after
+# extra time (110) or after penalties (120).
+EXTRA_TIME_CODES = {33, 34, 41, 42, 50, 110, 120}
 
 
 def _team(raw, *, where: str) -> FeedTeam:
@@ -54,32 +67,61 @@ def _side(raw, *, where: str) -> dict:
 _SCORE_KEYS = {"current", "display", "normaltime", "extra1", "extra2", "overtime", "penalties", "period1", "period2"}
 
 
+def _plus(*pairs: tuple) -> tuple:
+    """The sum of score pairs, or (None, None) when the first is unknown; later unknown pairs add nothing."""
+    if pairs[0][0] is None:
+        return None, None
+    return sum(p[0] or 0 for p in pairs), sum(p[1] or 0 for p in pairs)
+
+
 def _scores(home: dict, away: dict, *, status: str, code, where: str) -> dict:
+    """The FeedMatch score fields of one event's homeScore and awayScore (see the module docstring)."""
+
     def both(key):
         h, a = home.get(key), away.get(key)
         if (h is None) != (a is None):
             raise PayloadError(f"{where}: {key} score has only one side.")
         return h, a
 
-    current, normal = both("current"), both("normaltime")
-    extra1, extra2, pens = both("extra1"), both("extra2"), both("penalties")
-    played_extra = extra1[0] is not None or extra2[0] is not None or code in AFTER_EXTRA_TIME
-    extra = (sum(v or 0 for v in (extra1[0], extra2[0])), sum(v or 0 for v in (extra1[1], extra2[1])))
     if status in (SCHEDULED, POSTPONED):
         return {}
-    regular = normal
-    if regular[0] is None and current[0] is not None:
-        regular = current
-        if played_extra and status == FINISHED:
-            regular = (current[0] - extra[0], current[1] - extra[1])
-            if regular[0] < 0 or regular[1] < 0:
-                raise PayloadError(f"{where}: current score is smaller than the extra-time goals.")
-    result = {"home_score": regular[0], "away_score": regular[1]}
-    if played_extra and regular[0] is not None:
-        result["home_score_et"], result["away_score_et"] = regular[0] + extra[0], regular[1] + extra[1]
-    if pens[0] is not None:
-        result["home_penalties"], result["away_penalties"] = pens
-    return result
+    current, normal = both("current"), both("normaltime")
+    period1, period2 = both("period1"), both("period2")
+    extra1, extra2, pens = both("extra1"), both("extra2"), both("penalties")
+    halves = _plus(period1, period2) if period2[0] is not None else (None, None)
+    extra = _plus(extra1, extra2) if extra1[0] is not None or extra2[0] is not None else (None, None)
+    result: dict = {"home_penalties": pens[0], "away_penalties": pens[1]}
+    if extra[0] is None and code not in EXTRA_TIME_CODES:
+        if status == FINISHED and normal[0] is not None:
+            regular = normal
+        elif current[0] is not None:
+            regular = current
+        else:
+            regular = _plus(period1, period2)
+        return {**result, "home_score": regular[0], "away_score": regular[1]}
+
+    regular = normal if normal[0] is not None else halves
+    if regular[0] is None and status == FINISHED and current[0] is not None and extra[0] is not None:
+        regular = (current[0] - extra[0], current[1] - extra[1])
+        if regular[0] < 0 or regular[1] < 0:
+            raise PayloadError(f"{where}: current score is smaller than the extra-time goals.")
+    if regular[0] is not None and extra[0] is not None:
+        # Each period holds its own goals, never the shoot-out's.
+        running = _plus(regular, extra)
+    elif current[0] is not None:
+        running = current
+        if pens[0] is not None and regular[0] is not None:
+            less = (current[0] - pens[0], current[1] - pens[1])
+            # Recorded events give `current` without shoot-out goals; a
+            # provider that counts them in shows more than regular time plus them.
+            if less[0] >= regular[0] and less[1] >= regular[1]:
+                running = less
+    else:
+        running = regular
+    result.update(home_score_et=running[0], away_score_et=running[1])
+    if regular[0] is None:
+        return {**result, "regular_score_unknown": True}
+    return {**result, "home_score": regular[0], "away_score": regular[1]}
 
 
 def _round_name(raw) -> str:

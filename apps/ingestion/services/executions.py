@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.common import request_id
@@ -333,22 +333,16 @@ def _options_effective(execution: Execution) -> dict:
 def ingestion_poll(*, operation: str, live_only: bool) -> list[int]:
     """Queue one execution per tournament due for a poll; returns the execution ids.
 
-    `live_only` picks tournaments with a match in play or about to be (results
-    change by the minute); otherwise every tournament not yet finished (fixtures
-    change rarely). Replays are driven by their own command, never polled, and a
+    `live_only` picks tournaments with a match in play (its score changes by
+    the minute); otherwise every tournament not yet finished (fixtures change
+    rarely). Replays are driven by their own command, never polled, and a
     tournament whose previous poll is still queued or running is skipped so a
     slow provider does not pile up work.
     """
     now = timezone.now()
     sources = DataSource.objects.exclude(provider=Provider.REPLAY).select_related("tournament")
     if live_only:
-        kicking_off = Q(
-            status=Match.Status.SCHEDULED,
-            kickoff_at__lte=now + timedelta(minutes=5),
-            kickoff_at__gte=now - timedelta(hours=4),
-        )
-        due = Match.objects.filter(Q(status=Match.Status.LIVE) | kicking_off)
-        sources = sources.filter(tournament__in=due.values("tournament"))
+        sources = sources.filter(tournament__in=_matches_in_play(now=now).values("tournament"))
     else:
         sources = sources.exclude(tournament__status=Tournament.Status.FINISHED)
     busy = Execution.objects.filter(
@@ -367,3 +361,27 @@ def ingestion_poll(*, operation: str, live_only: bool) -> list[int]:
             _execution_enqueue(execution)
         queued.append(execution.pk)
     return queued
+
+
+# A match still scheduled this long after its kickoff is not taken for in play.
+IN_PLAY_AFTER_KICKOFF = timedelta(hours=3)
+
+
+def _matches_in_play(*, now) -> QuerySet[Match]:
+    """Matches the live poll asks results for: live ones, and scheduled ones whose kickoff has passed.
+
+    Only a results poll moves a match to live, so polling live matches alone
+    would never start: a match is polled from its kickoff on, and its first
+    minutes reach the boards within one poll of the provider reporting them.
+    One left scheduled without a result longer than a match lasts (the
+    provider never reported it, or delayed it without saying) stops being
+    polled three hours after kickoff, so a forgotten fixture does not keep its
+    tournament on the fast poll for good.
+    """
+    kicked_off = Q(
+        status=Match.Status.SCHEDULED,
+        kickoff_at__lte=now,
+        kickoff_at__gt=now - IN_PLAY_AFTER_KICKOFF,
+        home_score__isnull=True,
+    )
+    return Match.objects.filter(Q(status=Match.Status.LIVE) | kicked_off)

@@ -216,8 +216,18 @@ def _adopt(adoptable: dict, *, feed_match: FeedMatch, teams: dict[str, Team]) ->
     return None
 
 
-def _result_values(feed_match: FeedMatch) -> dict:
-    return {field: getattr(feed_match, field) for field in SCORE_FIELDS}
+def _result_values(feed_match: FeedMatch, *, match: Match | None) -> dict:
+    """The score fields the feed gives `match` (None for a new one).
+
+    A payload with only a running score in extra time leaves the regular-time
+    score as recorded while regular time was played: extra-time goals never
+    move it.
+    """
+    values = {field: getattr(feed_match, field) for field in SCORE_FIELDS}
+    if feed_match.regular_score_unknown:
+        values["home_score"] = match.home_score if match is not None else None
+        values["away_score"] = match.away_score if match is not None else None
+    return values
 
 
 def _match_create(
@@ -225,7 +235,7 @@ def _match_create(
 ) -> str | None:
     values: dict = {"status": feed_match.status if feed_match.status in FIXTURE_STATUSES else Match.Status.SCHEDULED}
     if results:
-        values = {"status": feed_match.status, **_result_values(feed_match)}
+        values = {"status": feed_match.status, **_result_values(feed_match, match=None)}
     match = Match(
         tournament=tournament,
         round=rounds[name_key(feed_match.round)],
@@ -253,7 +263,7 @@ def _match_update(
         )
     if results and not match.result_by_hand:
         # A result staff set by hand wins over the feed until they release it.
-        wanted.update(status=feed_match.status, **_result_values(feed_match))
+        wanted.update(status=feed_match.status, **_result_values(feed_match, match=match))
     changed = [field for field, value in wanted.items() if getattr(match, field) != value]
     if not changed:
         return False, None

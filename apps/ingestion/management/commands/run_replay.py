@@ -1,11 +1,11 @@
 """Play a finished tournament as a live feed until stopped (Ctrl-C or SIGTERM).
 
 Each tick runs the replay provider through an ordinary ingestion, so matches
-move scheduled -> live -> finished at their scaled kickoff times and every
-result goes through the same settlement path as a real provider's. Between
-ticks the command sleeps until the next kickoff or final whistle on the
-compressed timeline (at most --interval seconds), so a quiet stretch of the
-tournament costs no executions.
+move scheduled -> live -> finished at their scaled kickoff times, their score
+moves goal by goal in between, and every result goes through the same
+settlement path as a real provider's. Between ticks the command sleeps until
+the next kickoff, goal or final whistle on the compressed timeline (at most
+--interval seconds), so a quiet stretch of the tournament costs no executions.
 """
 
 import signal
@@ -14,11 +14,11 @@ import time
 from datetime import datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.utils import timezone
 
-from apps.ingestion.models import Execution
-from apps.ingestion.providers.replay import DEFAULT_LEAD_SECONDS, MATCH_DURATION
+from apps.ingestion.models import DataSource, Execution
+from apps.ingestion.providers.replay import DEFAULT_LEAD_SECONDS
 from apps.ingestion.services import ingestion_run
 from apps.matches.models import Match, Tournament
 
@@ -76,7 +76,6 @@ class Command(BaseCommand):
         self._stop.set()
 
     def _loop(self, *, slug, source, speed, interval, lead, name, exit_when_finished, deadline) -> None:
-        window = MATCH_DURATION / speed
         options = {"speed": speed, "lead_seconds": lead, "replay_resume": True}
         first, last_counts, announced_end = True, None, False
         self.stdout.write(f"Replaying {source} into {slug!r} at {speed:g}x; Ctrl-C stops.")
@@ -119,7 +118,7 @@ class Command(BaseCommand):
                     return
                 self._stop.wait(timeout=self._remaining(deadline, interval * 12))
                 continue
-            self._stop.wait(timeout=self._remaining(deadline, self._pause(slug, window=window, interval=interval)))
+            self._stop.wait(timeout=self._remaining(deadline, self._pause(slug, interval=interval)))
         self.stdout.write("Replay stopped; it continues from here when started again.")
 
     @staticmethod
@@ -140,17 +139,11 @@ class Command(BaseCommand):
         return not Match.objects.filter(tournament__slug=slug, status__in=OPEN_STATUSES).exists()
 
     @staticmethod
-    def _pause(slug: str, *, window: timedelta, interval: float) -> float:
-        """Seconds until the next kickoff or final whistle, capped at `interval`."""
-        now = timezone.now()
-        matches = Match.objects.filter(tournament__slug=slug)
-        moments: list[datetime] = []
-        kickoff = matches.filter(status=Match.Status.SCHEDULED).aggregate(at=Min("kickoff_at"))["at"]
-        if kickoff is not None:
-            moments.append(kickoff)
-        live_since = matches.filter(status=Match.Status.LIVE).aggregate(at=Min("kickoff_at"))["at"]
-        if live_since is not None:
-            moments.append(live_since + window)
-        if not moments:
+    def _pause(slug: str, *, interval: float) -> float:
+        """Seconds until the next kickoff, goal or final whistle (the replay's own note of it), capped at `interval`."""
+        options = DataSource.objects.filter(tournament__slug=slug).values_list("options", flat=True).first() or {}
+        try:
+            due = datetime.fromisoformat(options["replay_next_at"])
+        except (KeyError, TypeError, ValueError):
             return interval
-        return max(0.0, min(interval, (min(moments) + _AFTER - now).total_seconds()))
+        return max(0.0, min(interval, (due + _AFTER - timezone.now()).total_seconds()))
