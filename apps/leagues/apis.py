@@ -67,7 +67,10 @@ class MyLeagueListApi(APIView):
 class LeagueDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="leagues_read", responses=LeagueOutputSerializer)
+    @extend_schema(
+        operation_id="leagues_read",
+        responses={200: LeagueOutputSerializer, 403: OpenApiResponse(description="not_league_member")},
+    )
     def get(self, request, league_id: int):
         league = league_get_for_member(league_id=league_id, member_id=request.user.pk)
         return Response(LeagueOutputSerializer(league).data)
@@ -95,7 +98,8 @@ class LeagueMemberRemoveApi(APIView):
             204: OpenApiResponse(
                 description="Removed. When the owner leaves, the earliest remaining member owns the league; "
                 "when the last member leaves, the league is deleted."
-            )
+            ),
+            403: OpenApiResponse(description="not_league_member: only the owner removes others."),
         },
     )
     def delete(self, request, league_id: int, member_id: int):

@@ -213,6 +213,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # waiting when the next one is due is dropped, not run late (expire_seconds:
 # the DatabaseScheduler keeps only that spelling of a message's expiry).
 INGESTION_LIVE_POLL_SECONDS = env.int("INGESTION_LIVE_POLL_SECONDS", default=15)
+SETTLEMENT_SWEEP_SECONDS = env.int("SETTLEMENT_SWEEP_SECONDS", default=60)
 # The DatabaseScheduler copies these into django-celery-beat's periodic tasks
 # (admin: Periodic tasks) each time beat starts.
 CELERY_BEAT_SCHEDULE = {
@@ -228,8 +229,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "settlement-sweep": {
         "task": "apps.leaderboards.tasks.settlement_sweep",
-        "schedule": timedelta(seconds=env.int("SETTLEMENT_SWEEP_SECONDS", default=60)),
-        "options": {"queue": "settlement", "expires": 55},
+        "schedule": timedelta(seconds=SETTLEMENT_SWEEP_SECONDS),
+        # A sweep still queued when the next is due is dropped (the next one covers it).
+        "options": {"queue": "settlement", "expire_seconds": SETTLEMENT_SWEEP_SECONDS},
     },
 }
 

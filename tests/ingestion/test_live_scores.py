@@ -94,10 +94,11 @@ def test_a_match_in_play_holds_its_running_regular_score_and_keeps_extra_time_ap
         audits.append(_result_audits())
 
     assert seen == EXPECTED
-    # In play nothing is settled yet: only the final whistle moves the version and asks for settlement.
-    assert versions == [0, 0, 0, 0, 0, 0, 1]
-    assert requests == [0, 0, 0, 0, 0, 0, 1]
-    assert audits == [0, 0, 0, 0, 0, 0, 1]
+    # Each change of the counted score in play settles provisionally; under "regular" the extra-time
+    # goals and the shoot-out move nothing; the final whistle settles the final result.
+    assert versions == [1, 2, 3, 3, 3, 3, 4]
+    assert requests == [1, 2, 3, 3, 3, 3, 4]
+    assert audits == [1, 2, 3, 3, 3, 3, 4]
 
 
 @pytest.mark.parametrize("provider", ["football-data", "sofascore"])
@@ -132,7 +133,7 @@ def test_a_poll_that_changes_nothing_writes_nothing(poll, provider, moment):
     assert (_result_audits(), SettlementRequest.objects.count()) == (audits, requests)
 
 
-def test_a_goal_in_play_is_one_save_without_a_version_or_an_audit_entry(poll):
+def test_a_goal_in_play_is_one_save_one_version_and_one_settlement_request(poll):
     poll("football-data", "1-first-half")
     first = Match.objects.get()
 
@@ -142,8 +143,8 @@ def test_a_goal_in_play_is_one_save_without_a_version_or_an_audit_entry(poll):
     assert execution.report["matches"]["updated"] == 1
     assert (match.home_score, match.away_score) == (2, 0)
     assert match.updated_at > first.updated_at
-    assert match.result_version == first.result_version == 0
-    assert _result_audits() == 0 and not SettlementRequest.objects.exists()
+    assert (first.result_version, match.result_version) == (1, 2)
+    assert _result_audits() == 2 and SettlementRequest.objects.count() == 2
 
 
 def _event(code: int, kind: str, home: dict, away: dict) -> dict:
@@ -203,4 +204,5 @@ def test_football_data_finished_after_extra_time_with_only_full_time_keeps_the_r
 
     assert execution.status == Execution.Status.COMPLETED, execution.error
     assert _state(Match.objects.get()) == ("finished", (2, 2), (3, 3), (4, 2))
-    assert SettlementRequest.objects.count() == 1
+    # The 2-2 in play, then the final result.
+    assert SettlementRequest.objects.count() == 2

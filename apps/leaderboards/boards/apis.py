@@ -213,7 +213,7 @@ class LeagueLeaderboardApi(_LeagueBoardApi):
     @extend_schema(
         operation_id="leagues_leaderboard",
         parameters=[LeaderboardPageInputSerializer],
-        responses={200: LeaderboardPageOutputSerializer},
+        responses={200: LeaderboardPageOutputSerializer, 403: OpenApiResponse(description="not_league_member")},
     )
     def get(self, request, league_id: int):
         params, page = self.league_read(
@@ -229,7 +229,11 @@ class LeagueLeaderboardMeApi(_LeagueBoardApi):
     @extend_schema(
         operation_id="leagues_leaderboard_me",
         parameters=[LeaderboardAroundInputSerializer],
-        responses={200: LeaderboardAroundOutputSerializer},
+        responses={
+            200: LeaderboardAroundOutputSerializer,
+            403: OpenApiResponse(description="not_league_member"),
+            404: OpenApiResponse(description="not_participating"),
+        },
     )
     def get(self, request, league_id: int):
         _, page = self.league_read(
