@@ -46,13 +46,17 @@ SEARCH_ROWS = 20
 # A short prefix ("an") can match a large share of a million members. The
 # search takes at most this many matching participants per name column from
 # the index, in folded-name order, and ranks only those: the work stays
-# bounded (two index range scans of SEARCH_CANDIDATES rows, one script of as
-# many ZSCOREs), at the price that when more members match than that, the 20
+# bounded (two index walks of at most SEARCH_SCAN names, one script of at most
+# 2 * SEARCH_CANDIDATES ZSCOREs), at the price that when more members match than that, the 20
 # best-ranked among the first SEARCH_CANDIDATES names alphabetically are
 # answered, not the 20 best-ranked of all. Typing one more letter narrows the
 # match and restores the exact answer; a name search is typed to find someone,
 # not to rank a crowd.
 SEARCH_CANDIDATES = 200
+# Names read from each index to find those candidates on a tournament board: when most members of the
+# site take part (a World Cup), the first SEARCH_SCAN names hold SEARCH_CANDIDATES participants; on a
+# board of few among many members a short prefix may find fewer than it could, never more work.
+SEARCH_SCAN = 1000
 # Preview: the top rows and the rows either side of the caller.
 PREVIEW_TOP = 3
 PREVIEW_AROUND = 1
@@ -166,23 +170,36 @@ def _like_prefix(prefix: str) -> str:
 
 def _search_candidates(target: BoardKey, prefix: str) -> list[int]:
     """Ids of up to SEARCH_CANDIDATES participants per name column whose folded name starts with `prefix`."""
-    if target.kind == LEAGUE:
-        # Members of the league only: a league search never answers anyone else.
-        joined = f"JOIN {LeagueMembership._meta.db_table} p ON p.league_id = %s AND p.member_id = m.id"
-        scope = target.id
-    else:
-        # The tournament board and its round tables list the tournament's participants (a zero standing on joining).
-        joined = f"JOIN {Standing._meta.db_table} p ON p.tournament_id = %s AND p.member_id = m.id"
-        scope = target.tournament
     member = Member._meta.db_table
-    # Each half walks its text_pattern_ops index in order from the prefix and
-    # stops after SEARCH_CANDIDATES participants (the join probes the unique
-    # (tournament, member) or (league, member) key per row).
-    half = f"(SELECT m.id FROM {member} m {joined} WHERE m.{{column}} LIKE %s ORDER BY m.{{column}} LIMIT %s)"
-    sql = half.format(column="display_name_key") + " UNION " + half.format(column="username_key")
     pattern = _like_prefix(prefix)
+    # The indexes are text_pattern_ops: they list names in the order of its operator ~<~, not the
+    # collation's, so only an ORDER BY ... USING ~<~ is read off the index instead of sorted.
+    # (The embedded SQLite default has neither: it sorts.)
+    in_index_order = " USING ~<~" if connection.vendor == "postgresql" else ""
+    if target.kind == LEAGUE:
+        # Members of the league only: a league search never answers anyone else. A league is
+        # small next to the members table, so the league's memberships lead and the names are
+        # checked by primary key.
+        half = (
+            f"(SELECT m.id FROM {LeagueMembership._meta.db_table} p JOIN {member} m ON m.id = p.member_id "
+            f"WHERE p.league_id = %s AND m.{{column}} LIKE %s ESCAPE '\\' ORDER BY m.{{column}} LIMIT %s)"
+        )
+        params = [target.id, pattern, SEARCH_CANDIDATES]
+    else:
+        # The tournament board and its round tables list the tournament's participants (a zero
+        # standing on joining), nearly every member: the names lead, walked in index order from the
+        # prefix, SEARCH_SCAN names at most (the inner LIMIT: a short prefix matching most names
+        # never makes the planner hash every participant), each checked against the unique
+        # (tournament, member) key.
+        half = (
+            f"(SELECT c.id FROM (SELECT id, {{column}} AS k FROM {member} WHERE {{column}} LIKE %s ESCAPE '\\' "
+            f"ORDER BY {{column}}{in_index_order} LIMIT %s) c WHERE EXISTS (SELECT 1 FROM {Standing._meta.db_table} p "
+            f"WHERE p.tournament_id = %s AND p.member_id = c.id) ORDER BY c.k{in_index_order} LIMIT %s)"
+        )
+        params = [pattern, SEARCH_SCAN, target.tournament, SEARCH_CANDIDATES]
+    sql = half.format(column="display_name_key") + " UNION " + half.format(column="username_key")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [scope, pattern, SEARCH_CANDIDATES, scope, pattern, SEARCH_CANDIDATES])
+        cursor.execute(sql, params + params)
         return [row[0] for row in cursor.fetchall()]
 
 
