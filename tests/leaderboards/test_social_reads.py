@@ -328,3 +328,67 @@ def test_the_redis_and_the_database_paths_answer_the_same_rows(board, settings):
         assert redis_page["rows"] == database_page["rows"]
         assert redis_page["total"] == database_page["total"]
         assert redis_page["version"] == database_page["version"]
+
+
+def test_search_walks_the_name_indexes_from_the_prefix(board):
+    from django.db import connection
+
+    from apps.leaderboards.boards import social
+
+    captured = []
+
+    def capture(execute, sql, params, many, context):
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        social._search_candidates(social.board_resolve(board=board.name), "mu")
+    sql, params = captured[-1]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a dozen rows: make the planner show what it would do at scale
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "member_display_name_key_like" in plan and "member_username_key_like" in plan
+    # Read in the index's own order: no sort of the matching names.
+    assert "Sort Key: members_member.display_name_key" not in plan
+
+
+def test_a_prefix_matching_more_members_than_the_cap_ranks_the_first_names_alphabetically(monkeypatch, settings):
+    from apps.leaderboards.boards import social
+
+    tournament = TournamentFactory()
+    # "Pat 00".."Pat 09": the later the name, the more points.
+    members = [MemberFactory(display_name=f"Pat {i:02d}", username=f"pat_user_{i:02d}") for i in range(10)]
+    Standing.objects.bulk_create(
+        Standing(tournament=tournament, member=member, points=i, exact_hits=0) for i, member in enumerate(members)
+    )
+    projection_write.projection_rebuild(tournament_id=tournament.id)
+    monkeypatch.setattr(social, "SEARCH_CANDIDATES", 4)
+    page = leaderboard_search(board=f"tournament:{tournament.id}", q="pat")
+    # Only Pat 00..03 were candidates (by either name): the best of them first, with their true ranks.
+    assert [(row["rank"], row["member"]["display_name"]) for row in page["rows"]] == [
+        (7, "Pat 03"), (8, "Pat 02"), (9, "Pat 01"), (10, "Pat 00"),
+    ]  # fmt: skip
+    # With room for every match the answer is exact: the best of all first.
+    monkeypatch.setattr(social, "SEARCH_CANDIDATES", 10)
+    page = leaderboard_search(board=f"tournament:{tournament.id}", q="pat")
+    assert page["rows"][0]["member"]["display_name"] == "Pat 09" and len(page["rows"]) == 10
+
+
+def test_listed_members_of_a_round_table(board, settings):
+    from apps.leaderboards.models import RoundStanding
+    from tests.factories import RoundFactory
+
+    round_ = RoundFactory(tournament=board.tournament)
+    RoundStanding.objects.bulk_create(
+        RoundStanding(tournament=board.tournament, round=round_, member=member, points=points, exact_hits=0)
+        for member, points in ((board.by("Bob"), 3), (board.by("Carl"), 7))
+    )
+    url = f"/api/v1/tournaments/{board.tournament.id}/leaderboard"
+    ids = f"{board.by('Bob').id},{board.by('Carl').id},{board.by('Leader').id}"
+    body = anonymous_client().get(url, {"round": round_.id, "members": ids}).json()
+    assert [(row["rank"], row["member"]["display_name"], row["points"]) for row in body["results"]] == [
+        (1, "Carl", 7),
+        (2, "Bob", 3),
+    ]
+    assert body["total"] == 2
