@@ -118,20 +118,22 @@ def _redis_members(client, target: BoardKey, ids: list[int], keep: int) -> _Read
 def _db_members(target: BoardKey, ids: list[int]) -> _Read:
     source, params = _source(target)
     columns = ", ".join(RANK_COLUMNS)
+    ids = ids or [0]  # no member is 0: an empty list still reads the total
+    listed = ", ".join(["%s"] * len(ids))
     # One pass over the board: members per (points, exact hits) (a few hundred
     # groups even for a million members), from which each listed member's count
     # ahead is summed; the listed rows themselves are read by their key.
     sql = (
         f"WITH b AS NOT MATERIALIZED ({source}), "
         f"g AS (SELECT {columns}, COUNT(*) AS n FROM b GROUP BY {columns}), "
-        f"me AS (SELECT member_id, points, exact_hits, outcome_hits FROM b WHERE member_id = ANY(%s)) "
+        f"me AS (SELECT member_id, points, exact_hits, outcome_hits FROM b WHERE member_id IN ({listed})) "
         f"SELECT t.total, me.member_id, me.points, me.exact_hits, me.outcome_hits, "
         f"(SELECT COALESCE(SUM(g.n), 0) FROM g WHERE {ahead_sql('g', 'me')}) "
         f"FROM (SELECT COALESCE(SUM(n), 0) AS total FROM g) t LEFT JOIN me ON TRUE "
         f"{order_by_sql('me')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params + [ids or [0]])
+        cursor.execute(sql, params + ids)
         rows = cursor.fetchall()
     version, as_of = _db_state(target)
     listed = [row for row in rows if row[1] is not None]
@@ -197,7 +199,10 @@ def _search_candidates(target: BoardKey, prefix: str) -> list[int]:
             f"WHERE p.tournament_id = %s AND p.member_id = c.id) ORDER BY c.k{in_index_order} LIMIT %s)"
         )
         params = [pattern, SEARCH_SCAN, target.tournament, SEARCH_CANDIDATES]
-    sql = half.format(column="display_name_key") + " UNION " + half.format(column="username_key")
+    sql = (
+        f"SELECT id FROM {half.format(column='display_name_key')} AS by_name "
+        f"UNION SELECT id FROM {half.format(column='username_key')} AS by_username"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params + params)
         return [row[0] for row in cursor.fetchall()]
