@@ -46,12 +46,12 @@ SEARCH_ROWS = 20
 # A short prefix ("an") can match a large share of a million members. The
 # search takes at most this many matching participants per name column from
 # the index, in folded-name order, and ranks only those: the work stays
-# bounded (two index walks of at most SEARCH_SCAN names, one script of at most
-# 2 * SEARCH_CANDIDATES ZSCOREs), at the price that when more members match than that, the 20
-# best-ranked among the first SEARCH_CANDIDATES names alphabetically are
-# answered, not the 20 best-ranked of all. Typing one more letter narrows the
-# match and restores the exact answer; a name search is typed to find someone,
-# not to rank a crowd.
+# bounded (two index walks of at most SEARCH_SCAN names, one script of at
+# most 2 * SEARCH_CANDIDATES ZSCOREs), at the price that when more members
+# match than that, the 20 best-ranked among the first SEARCH_CANDIDATES names
+# alphabetically are answered, not the 20 best-ranked of all. Typing one more
+# letter narrows the match and restores the exact answer; a name search is
+# typed to find someone, not to rank a crowd.
 SEARCH_CANDIDATES = 200
 # Names read from each index to find those candidates on a tournament board: when most members of the
 # site take part (a World Cup), the first SEARCH_SCAN names hold SEARCH_CANDIDATES participants; on a
@@ -136,10 +136,10 @@ def _db_members(target: BoardKey, ids: list[int]) -> _Read:
         cursor.execute(sql, params + ids)
         rows = cursor.fetchall()
     version, as_of = _db_state(target)
-    listed = [row for row in rows if row[1] is not None]
+    on_board = [row for row in rows if row[1] is not None]
     return _Read(
-        ranked=[(ahead + 1, member_id, points, exact) for _, member_id, points, exact, _, ahead in listed],
-        outcome={row[1]: row[4] for row in listed},
+        ranked=[(ahead + 1, member_id, points, exact) for _, member_id, points, exact, _, ahead in on_board],
+        outcome={row[1]: row[4] for row in on_board},
         total=int(rows[0][0]) if rows else 0,
         version=version,
         as_of=as_of,
