@@ -69,7 +69,7 @@ def reset() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE guesses_guess, leaderboards_standing, leaderboards_roundstanding, "
+            "TRUNCATE members_pin, guesses_guess, leaderboards_standing, leaderboards_roundstanding, "
             "leaderboards_settlementrequest, leaderboards_boardstate, leaderboards_leaguemembership, "
             "leaderboards_league, leaderboards_scoreactionaward, matches_participation, matches_match, "
             "matches_team, matches_round, matches_tournament, members_member CASCADE"
@@ -106,17 +106,18 @@ def load(
     raw = connection.cursor().cursor  # psycopg's own cursor, for COPY
     with raw.copy(
         "COPY members_member (password, is_superuser, username, first_name, last_name, email, is_staff, "
-        "is_active, date_joined, display_name) FROM STDIN"
+        "is_active, date_joined, display_name, display_name_key, username_key) FROM STDIN"
     ) as copy:
         for i in range(members):
-            copy.write_row(("!", False, f"bench{i}", "", "", "", False, True, now, f"Bench {i}"))
+            # The folded names as `member_names_fold` writes them (plain ASCII: lower case).
+            copy.write_row(("!", False, f"bench{i}", "", "", "", False, True, now, f"Bench {i}", f"bench {i}", f"bench{i}"))
     raw.execute("SELECT id FROM members_member ORDER BY id")
     member_ids = [row[0] for row in raw.fetchall()]
     with raw.copy(
-        "COPY leaderboards_standing (tournament_id, member_id, points, exact_hits, outcome_hits) FROM STDIN"
+        "COPY leaderboards_standing (tournament_id, member_id, points, exact_hits, outcome_hits, live_points) FROM STDIN"
     ) as copy:
         for member_id in member_ids:
-            copy.write_row((tournament.pk, member_id, 0, 0, 0))
+            copy.write_row((tournament.pk, member_id, 0, 0, 0, 0))
     with raw.copy("COPY matches_participation (tournament_id, member_id, joined_at) FROM STDIN") as copy:
         for member_id in member_ids:
             copy.write_row((tournament.pk, member_id, now))

@@ -5,6 +5,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
+from apps.common.names import name_key
 from apps.guesses.models import Guess
 from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import Match, Participation, Round, Team, Tournament
@@ -20,6 +21,9 @@ class MemberFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"member{n}")
     display_name = factory.LazyAttribute(lambda o: o.username.title())
+    # As the member services keep them (`member_names_fold`).
+    display_name_key = factory.LazyAttribute(lambda o: name_key(o.display_name or o.username))
+    username_key = factory.LazyAttribute(lambda o: name_key(o.username))
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @classmethod

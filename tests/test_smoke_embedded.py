@@ -157,6 +157,29 @@ def test_the_demo_leaderboard_is_served_over_http_and_websocket(server):
     assert len(message["top"]) == 10
 
 
+def test_the_demo_board_answers_chosen_members_a_name_search_and_a_preview(server):
+    with httpx.Client(base_url=server["base_url"], timeout=10) as client:
+        tournaments = client.get("/api/v1/tournaments").json()["results"]
+        replay = next(t for t in tournaments if t["slug"] == "world-cup-2022-replay")
+        base = f"/api/v1/tournaments/{replay['id']}/leaderboard"
+        top = client.get(base, params={"limit": 3}).json()["results"]
+        ids = [row["member"]["id"] for row in top]
+        chosen = client.get(base, params={"members": ",".join(map(str, reversed(ids)))})
+        assert chosen.status_code == 200, chosen.text
+        assert [row["member"]["id"] for row in chosen.json()["results"]] == ids
+        name = top[0]["member"]["display_name"]
+        found = client.get(f"{base}/search", params={"q": name[:3].upper()})
+        assert found.status_code == 200, found.text
+        assert top[0]["member"]["id"] in [row["member"]["id"] for row in found.json()["results"]]
+        token = client.post("/api/v1/auth/token", json={"username": "admin", "password": "scoreboard-demo-admin"})
+        client.headers["Authorization"] = f"Bearer {token.json()['access']}"
+        assert client.put(f"/api/v1/me/pins/{ids[1]}").status_code == 204
+        preview = client.get(f"{base}/preview")
+    assert preview.status_code == 200, preview.text
+    rows = preview.json()["results"]
+    assert [row["tags"] for row in rows if row["member"]["id"] == ids[1]] == [["top", "pinned"]]
+
+
 def test_sigterm_stops_the_server_and_its_children(server):
     process = server["process"]
 

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
-from apps.members.models import Member
+from apps.members.models import Member, Pin
+from apps.members.services import member_names_fold
 
 
 class MemberCreationForm(UserCreationForm):
@@ -34,6 +35,20 @@ class MemberAdmin(UserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
+    def save_model(self, request, obj, form, change):
+        # Staff may rename a member here: the search keys follow the names.
+        member_names_fold(member=obj)
+        super().save_model(request, obj, form, change)
+
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "display_name", "email", "password1", "password2")}),
     )
+
+
+@admin.register(Pin)
+class PinAdmin(admin.ModelAdmin):
+    list_display = ("member", "pinned", "created_at")
+    autocomplete_fields = ("member", "pinned")
+    search_fields = ("member__username", "pinned__username")
+    list_select_related = ("member", "pinned")
+    show_full_result_count = False

@@ -12,10 +12,12 @@ from apps.members.serializers import (
     LogoutInputSerializer,
     MeOutputSerializer,
     MeUpdateInputSerializer,
+    PinOutputSerializer,
     RegisteredMemberSerializer,
     RegisterInputSerializer,
 )
-from apps.members.services import member_logout, member_register, member_update
+from apps.members.selectors import pin_list
+from apps.members.services import member_logout, member_register, member_update, pin_add, pin_remove
 
 
 class AuthThrottled:
@@ -92,3 +94,39 @@ class MeApi(APIView):
         serializer.is_valid(raise_exception=True)
         member = member_update(member=request.user, **serializer.validated_data)
         return Response(MeOutputSerializer(member).data)
+
+
+class PinListApi(APIView):
+    """The caller's pins: members followed on every board (API.md "Pins")."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="me_pins_list", responses={200: PinOutputSerializer(many=True)})
+    def get(self, request):
+        return Response(PinOutputSerializer(pin_list(member_id=request.user.pk), many=True).data)
+
+
+class PinApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_pins_put",
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Pinned (pinning twice is not an error)."),
+            400: OpenApiResponse(description="pin_self: a member cannot pin themselves."),
+            404: OpenApiResponse(description="member_not_found: no member has this id."),
+            409: OpenApiResponse(description="pin_limit: 50 members are pinned already."),
+        },
+    )
+    def put(self, request, member_id: int):
+        pin_add(member_id=request.user.pk, pinned_id=member_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="me_pins_delete",
+        responses={204: OpenApiResponse(description="Not pinned any more (whether it was or not).")},
+    )
+    def delete(self, request, member_id: int):
+        pin_remove(member_id=request.user.pk, pinned_id=member_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -36,3 +36,8 @@ class MemberRefSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     display_name = serializers.CharField(source="public_name")
+
+
+class PinOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The pinned member's id.")
+    display_name = serializers.CharField()

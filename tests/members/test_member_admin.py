@@ -36,3 +36,29 @@ def test_member_change_page_shows_the_display_name(admin_client):
     response = admin_client.get(f"/admin/members/member/{member.id}/change/")
     assert response.status_code == 200
     assert b'name="display_name"' in response.content and b"Shown Name" in response.content
+
+
+def test_a_member_created_by_staff_is_found_by_the_board_search_keys(admin_client):
+    admin_client.post(
+        "/admin/members/member/add/",
+        {
+            "username": "Zoé",
+            "display_name": "Zoé Ærø",
+            "email": "",
+            "password1": "a-long-enough-password",
+            "password2": "a-long-enough-password",
+            "usable_password": "true",
+        },
+    )
+    member = Member.objects.get(username="Zoé")
+    assert (member.display_name_key, member.username_key) == ("zoe ærø", "zoe")
+
+
+def test_staff_see_and_add_pins(admin_client):
+    from apps.members.models import Pin
+
+    member, friend = MemberFactory(username="pinner"), MemberFactory(username="pinned")
+    Pin.objects.create(member=member, pinned=friend)
+    response = admin_client.get("/admin/members/pin/")
+    assert response.status_code == 200 and b"pinner" in response.content.lower()
+    assert admin_client.get("/admin/members/pin/add/").status_code == 200

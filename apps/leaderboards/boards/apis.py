@@ -7,16 +7,21 @@ a cached page costs less than a throttle's own two Redis round trips, and
 the edge limits and micro-caches them (README "Reads under load").
 """
 
+import re
+
 from django.conf import settings
 from django.http import HttpResponse, QueryDict
 from drf_spectacular.drainage import set_override
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from apps.common.errors import ApplicationError
 from apps.common.throttles import OneTripUserRateThrottle
 from apps.common.serializers import query_validated
 from apps.leaderboards.boards import pages
@@ -33,11 +38,21 @@ from apps.leaderboards.boards.serializers import (
     LeaderboardAroundOutputSerializer,
     LeaderboardPageInputSerializer,
     LeaderboardPageOutputSerializer,
+    LeaderboardPreviewOutputSerializer,
+    LeaderboardSearchInputSerializer,
+    LeaderboardSearchOutputSerializer,
     MemberStatsOutputSerializer,
     TournamentLeaderboardInputSerializer,
 )
 from apps.leaderboards.boards.read_cache import read_cache_fill
 from apps.leaderboards.boards.services import board_projection_repair
+from apps.leaderboards.boards.social import (
+    MEMBERS_MAX,
+    leaderboard_members,
+    leaderboard_preview,
+    leaderboard_search,
+    search_prefix,
+)
 from apps.leagues.selectors import league_get_for_member
 
 # The stateless JWT scheme is the same bearer JWT in the schema as the default one;
@@ -45,6 +60,7 @@ from apps.leagues.selectors import league_get_for_member
 set_override(JWTStatelessUserAuthentication, "suppress_collision_warning", True)
 
 SOURCE_HEADER = "X-Leaderboard-Source"
+_PLAIN_ID = re.compile(r"[0-9]{1,18}")
 PRIVATE = "private, no-cache"
 
 
@@ -124,6 +140,52 @@ def _around_response(page: dict) -> Response:
     return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
 
 
+def _board_fields(page: dict) -> dict:
+    """What every board answer carries besides its rows (and the board's live state once a read provides it)."""
+    fields = {"total": page["total"], "version": page["version"], "as_of": page["as_of"]}
+    for name in ("live", "live_matches"):
+        if name in page:
+            fields[name] = page[name]
+    return fields
+
+
+def _members_param(raw: str) -> list[int]:
+    """The ids of `?members=1,2,3`: 1..MEMBERS_MAX positive integers, duplicates dropped."""
+    parts = raw.split(",")
+    if len(parts) > MEMBERS_MAX:
+        raise ApplicationError(
+            "too_many_members", f"Ask for at most {MEMBERS_MAX} members at once; {len(parts)} were given."
+        )
+    if not all(_PLAIN_ID.fullmatch(part) and int(part) > 0 for part in parts):
+        raise ValidationError({"members": ["A comma-separated list of member ids (positive integers), 1 to 100."]})
+    return list(dict.fromkeys(int(part) for part in parts))
+
+
+def _public_answer(request, board: BoardKey, key_of, build) -> HttpResponse:
+    """A public answer that is not a page: 304 on a matching ETag without a read, else `build()`'s body.
+
+    Its ETag is derived from the board's stamp and the answer's own parameters
+    (`key_of(stamp)`), like a page's, so it changes exactly when the body
+    would. The body is not kept in the page cache: the parameters (a list of
+    ids, a typed prefix) rarely repeat, and every one kept would push a hot
+    page out; the edge and the client may still keep it by its URL.
+    """
+    if_none_match = request.headers.get("If-None-Match")
+    stamp = pages.board_stamp(tournament_id=board.tournament)
+    if stamp is not None:
+        etag = pages.etag_of_key(key_of(stamp))
+        if pages.etag_matches(if_none_match, etag):
+            return _not_modified(etag)
+    page, body = build()
+    if page["source"] == SOURCE_REDIS:
+        etag = pages.etag_of_key(key_of(pages.stamp_of(version=page["version"], generation=page["generation"])))
+    else:
+        etag = pages.etag_of_body(body)
+    if pages.etag_matches(if_none_match, etag):
+        return _not_modified(etag)
+    return _public_page(body, etag=etag, source=page["source"])
+
+
 def _league_board(request, league_id: int) -> BoardKey:
     league = league_get_for_member(league_id=league_id, member_id=request.user.pk)
     return BoardKey.of_league(league.pk, league.tournament_id)
@@ -137,17 +199,35 @@ class TournamentLeaderboardApi(APIView):
 
     @extend_schema(
         operation_id="tournaments_leaderboard",
-        parameters=[TournamentLeaderboardInputSerializer],
-        responses={200: LeaderboardPageOutputSerializer, 304: OpenApiResponse(description="If-None-Match matched")},
+        parameters=[
+            TournamentLeaderboardInputSerializer,
+            OpenApiParameter(
+                "members",
+                OpenApiTypes.STR,
+                description=(
+                    "Comma-separated member ids (1 to 100): only their rows, by rank; ids not on the board are "
+                    "left out. limit and offset are then ignored."
+                ),
+            ),
+        ],
+        responses={
+            200: LeaderboardPageOutputSerializer,
+            304: OpenApiResponse(description="If-None-Match matched"),
+            400: OpenApiResponse(description="Bad limit, offset, round or members; too_many_members past 100 ids."),
+        },
     )
     def get(self, request, tournament_id: int):
         params = query_validated(TournamentLeaderboardInputSerializer, request)
         limit, offset = params["limit"], params["offset"]
+        members = request.query_params.get("members")
+        member_ids = _members_param(members) if members is not None else None
         pages.tournament_known(tournament_id=tournament_id)
         board, extra = BoardKey.of_tournament(tournament_id), {}
         if "round" in params:
             pages.round_known(tournament_id=tournament_id, round_id=params["round"])
             board, extra = BoardKey.of_round(tournament_id, params["round"]), {"round": str(params["round"])}
+        if member_ids is not None:
+            return self.members(request, board, member_ids)
         site = f"{request.scheme}://{request.get_host()}"
         if_none_match = request.headers.get("If-None-Match")
 
@@ -175,6 +255,74 @@ class TournamentLeaderboardApi(APIView):
         if pages.etag_matches(if_none_match, etag):
             return _not_modified(etag)
         return _public_page(body, etag=etag, source=page["source"])
+
+
+    @staticmethod
+    def members(request, board: BoardKey, member_ids: list[int]) -> HttpResponse:
+        """`?members=`: public like the board it reads (the rows are on the public page too, and no token is
+        read), so `Cache-Control: public` and an ETag keyed by the ids; not kept in the page cache."""
+        ids = ",".join(map(str, sorted(member_ids)))
+
+        def build():
+            page = _read(board, lambda b: leaderboard_members(board=b, member_ids=member_ids))
+            body = {
+                "count": page["total"],
+                **_board_fields(page),
+                "next": None,
+                "previous": None,
+                "results": page["rows"],
+            }
+            return page, JSONRenderer().render(body)
+
+        return _public_answer(request, board, lambda stamp: f"lbmembers:{board.name}:{stamp}:{ids}", build)
+
+
+class TournamentLeaderboardSearchApi(APIView):
+    """Public like the board: no token is read. Unlike a page, each new prefix costs two index scans in the
+    database, so the default throttles (the anonymous rate, per address) stay on."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="tournaments_leaderboard_search",
+        parameters=[LeaderboardSearchInputSerializer],
+        responses={
+            200: LeaderboardSearchOutputSerializer,
+            304: OpenApiResponse(description="If-None-Match matched"),
+            400: OpenApiResponse(description="q shorter than 2 or longer than 64 characters."),
+        },
+    )
+    def get(self, request, tournament_id: int):
+        q = query_validated(LeaderboardSearchInputSerializer, request)["q"]
+        pages.tournament_known(tournament_id=tournament_id)
+        board = BoardKey.of_tournament(tournament_id)
+        prefix = search_prefix(q)
+
+        def build():
+            page = _read(board, lambda b: leaderboard_search(board=b, q=q))
+            return page, JSONRenderer().render({**_board_fields(page), "results": page["rows"]})
+
+        return _public_answer(request, board, lambda stamp: f"lbsearch:{board.name}:{stamp}:{prefix}", build)
+
+
+class TournamentLeaderboardPreviewApi(APIView):
+    permission_classes = [IsAuthenticated]
+    # The member's id comes from the signed token alone, as for leaderboard/me.
+    authentication_classes = [JWTStatelessUserAuthentication]
+    throttle_classes = [OneTripUserRateThrottle]
+
+    @extend_schema(operation_id="tournaments_leaderboard_preview", responses={200: LeaderboardPreviewOutputSerializer})
+    def get(self, request, tournament_id: int):
+        pages.tournament_known(tournament_id=tournament_id)
+        member_id = int(request.user.pk)  # a token's claim (simplejwt keeps it as a string)
+        page = _read(BoardKey.of_tournament(tournament_id), lambda b: leaderboard_preview(board=b, member_id=member_id))
+        return _preview_response(page)
+
+
+def _preview_response(page: dict) -> Response:
+    body = {**_board_fields(page), "live": page["live"], "results": page["rows"]}
+    return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
 
 
 class TournamentLeaderboardMeApi(APIView):
@@ -243,6 +391,35 @@ class LeagueLeaderboardMeApi(_LeagueBoardApi):
             lambda board, p: leaderboard_around(board=board, member_id=request.user.pk, **p),
         )
         return _around_response(page)
+
+
+class LeagueLeaderboardSearchApi(_LeagueBoardApi):
+    @extend_schema(
+        operation_id="leagues_leaderboard_search",
+        parameters=[LeaderboardSearchInputSerializer],
+        responses={
+            200: LeaderboardSearchOutputSerializer,
+            400: OpenApiResponse(description="q shorter than 2 or longer than 64 characters."),
+            403: OpenApiResponse(description="not_league_member"),
+        },
+    )
+    def get(self, request, league_id: int):
+        _, page = self.league_read(
+            request, league_id, LeaderboardSearchInputSerializer, lambda board, p: leaderboard_search(board=board, **p)
+        )
+        body = {**_board_fields(page), "results": page["rows"]}
+        return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
+
+
+class LeagueLeaderboardPreviewApi(_LeagueBoardApi):
+    @extend_schema(
+        operation_id="leagues_leaderboard_preview",
+        responses={200: LeaderboardPreviewOutputSerializer, 403: OpenApiResponse(description="not_league_member")},
+    )
+    def get(self, request, league_id: int):
+        board = _league_board(request, league_id)
+        page = _read(board, lambda b: leaderboard_preview(board=b, member_id=request.user.pk))
+        return _preview_response(page)
 
 
 class MemberStatsApi(APIView):

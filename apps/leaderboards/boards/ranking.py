@@ -40,10 +40,16 @@ def sort_key(entry: Entry) -> tuple[int, ...]:
     return (*(-value for value in rank_key(entry)), entry.member_id)
 
 
-def order_by_sql(alias: str = "") -> str:
-    """SQL ORDER BY of a board's rows (columns named as in RANK_COLUMNS, optionally of `alias`)."""
+def order_by_sql(alias: str = "", *, last_first: bool = False) -> str:
+    """SQL ORDER BY of a board's rows (columns named as in RANK_COLUMNS, optionally of `alias`).
+
+    `last_first` reverses it: the board's last row comes first (a board's end read without an OFFSET).
+    """
     prefix = f"{alias}." if alias else ""
-    return "ORDER BY " + ", ".join([f"{prefix}{column} DESC" for column in RANK_COLUMNS] + [f"{prefix}{TIE_BREAK}"])
+    rank, tie = ("ASC", "DESC") if last_first else ("DESC", "ASC")
+    return "ORDER BY " + ", ".join(
+        [f"{prefix}{column} {rank}" for column in RANK_COLUMNS] + [f"{prefix}{TIE_BREAK} {tie}"]
+    )
 
 
 def ahead_sql(row: str, of: str) -> str:

@@ -311,14 +311,27 @@ def _ranked_entries(entries: list, start: int, first_ahead: int) -> list[tuple[i
     return [(rank, *row) for rank, row in zip(ranks, rows)]
 
 
+def _ranked_apart(entries: list, aheads: list) -> list[tuple[int, int, int, int]]:
+    """(rank, member id, points, exact hits) for [member, score, ...] entries that need not be consecutive,
+    each with the count of members strictly ahead of it."""
+    return [
+        (int(ahead) + 1, int(entries[2 * index]), *zscore_split(float(entries[2 * index + 1])))
+        for index, ahead in enumerate(aheads)
+    ]
+
+
 def _scripted(reply) -> _Read | None:
+    """A read script's reply (`_DETAILS_LUA`'s): consecutive rows when `ahead` is a count, rows apart when it is
+    a list of counts, one per entry (`social`'s scripts)."""
     if reply[0] == 0:
         return None
     _, total, ahead, entries, version, as_of, start, names, outcomes, generation, live_matches = reply
     version = int(version or 0)
     ids = [int(entries[index]) for index in range(0, len(entries), 2)]
     return _Read(
-        ranked=_ranked_entries(entries, int(start), int(ahead)),
+        ranked=(
+            _ranked_apart(entries, ahead) if isinstance(ahead, list) else _ranked_entries(entries, int(start), int(ahead))
+        ),
         total=int(total),
         version=version,
         as_of=as_of.decode() if as_of else None,

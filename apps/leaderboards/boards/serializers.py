@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from apps.leaderboards.boards.social import search_prefix
+
 
 class LeaderboardPageInputSerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
@@ -75,3 +77,38 @@ class MemberStatsOutputSerializer(serializers.Serializer):
     live_points = serializers.IntegerField(help_text="The part of `points` from matches in play.")
     settled_guesses = serializers.IntegerField(help_text="Guesses whose points count, in play included.")
     rounds = MemberRoundStatsSerializer(many=True)
+
+
+class LeaderboardSearchInputSerializer(serializers.Serializer):
+    q = serializers.CharField(
+        min_length=2,
+        max_length=64,
+        help_text="The start of a display name or username, 2 to 64 characters; case and accents are ignored.",
+    )
+
+    def validate_q(self, value: str) -> str:
+        if len(search_prefix(value)) < 2:
+            raise serializers.ValidationError("Give at least two letters once case, accents and spaces are dropped.")
+        return value
+
+
+class LeaderboardSearchOutputSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Participants ranked on the board (not the matches).")
+    version = serializers.IntegerField()
+    as_of = serializers.CharField()
+    results = LeaderboardRowSerializer(many=True, help_text="At most 20 matching members, by rank.")
+
+
+class LeaderboardPreviewRowSerializer(LeaderboardRowSerializer):
+    tags = serializers.ListField(
+        child=serializers.ChoiceField(choices=["top", "me", "neighbour", "pinned", "last"]),
+        help_text="Why the row is listed; a row listed for several reasons carries each.",
+    )
+
+
+class LeaderboardPreviewOutputSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    version = serializers.IntegerField()
+    as_of = serializers.CharField()
+    live = serializers.BooleanField(help_text="A match of the tournament is in play.")
+    results = LeaderboardPreviewRowSerializer(many=True)

@@ -3,9 +3,13 @@ from django.urls import path
 from apps.leaderboards.boards.apis import (
     LeagueLeaderboardApi,
     LeagueLeaderboardMeApi,
+    LeagueLeaderboardPreviewApi,
+    LeagueLeaderboardSearchApi,
     MemberStatsApi,
     TournamentLeaderboardApi,
     TournamentLeaderboardMeApi,
+    TournamentLeaderboardPreviewApi,
+    TournamentLeaderboardSearchApi,
 )
 
 urlpatterns = [
@@ -15,7 +19,27 @@ urlpatterns = [
         TournamentLeaderboardMeApi.as_view(),
         name="tournament-leaderboard-me",
     ),
+    path(
+        "tournaments/<int:tournament_id>/leaderboard/search",
+        TournamentLeaderboardSearchApi.as_view(),
+        name="tournament-leaderboard-search",
+    ),
+    path(
+        "tournaments/<int:tournament_id>/leaderboard/preview",
+        TournamentLeaderboardPreviewApi.as_view(),
+        name="tournament-leaderboard-preview",
+    ),
     path("leagues/<int:league_id>/leaderboard", LeagueLeaderboardApi.as_view(), name="league-leaderboard"),
+    path(
+        "leagues/<int:league_id>/leaderboard/search",
+        LeagueLeaderboardSearchApi.as_view(),
+        name="league-leaderboard-search",
+    ),
+    path(
+        "leagues/<int:league_id>/leaderboard/preview",
+        LeagueLeaderboardPreviewApi.as_view(),
+        name="league-leaderboard-preview",
+    ),
     path("leagues/<int:league_id>/leaderboard/me", LeagueLeaderboardMeApi.as_view(), name="league-leaderboard-me"),
     path(
         "tournaments/<int:tournament_id>/members/<int:member_id>/stats",

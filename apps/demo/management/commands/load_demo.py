@@ -29,6 +29,7 @@ from apps.leagues.services import league_join
 from apps.matches.models import Match, Tournament
 from apps.matches.services import participation_join
 from apps.members.models import Member
+from apps.members.services import member_names_fold
 
 DATA_DIR = Path(settings.BASE_DIR) / "data" / "openfootball"
 
@@ -194,7 +195,7 @@ class Command(BaseCommand):
         password = make_password(MEMBER_PASSWORD)
         Member.objects.bulk_create(
             [
-                Member(username=username, display_name=display_name, password=password)
+                member_names_fold(member=Member(username=username, display_name=display_name, password=password))
                 for username, display_name in zip(usernames, display_names, strict=True)
             ],
             ignore_conflicts=True,

@@ -196,6 +196,12 @@
       render(message.top, message.moves || []);
       $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     }
+    shown();
+  }
+
+  // Panels below the top 10 (pinned members) follow the board on screen through this event.
+  function shown() {
+    document.dispatchEvent(new CustomEvent("scoreboard:board", { detail: { board: state.board, version: state.version } }));
   }
 
   // --- rendering -------------------------------------------------------------
