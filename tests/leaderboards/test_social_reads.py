@@ -158,7 +158,8 @@ def test_search_over_http_checks_q_and_answers_its_shape(board, path):
     response = anonymous_client().get(url, {"q": "MÜLL"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"total", "version", "as_of", "results"}
+    # Like every board answer it also says whether a match is in play (API.md "Leaderboards").
+    assert set(body) == {"total", "version", "as_of", "live", "live_matches", "results"}
     assert [row["member"]["display_name"] for row in body["results"]] == ["Müller", "MÜLLER Gerd", "Zed"]
     assert response["Cache-Control"].startswith("public")
     if path == "redis":

@@ -95,11 +95,7 @@ def _page_body(request, page: dict, *, limit: int, offset: int, extra: dict | No
     total = page["total"]
     return {
         "count": total,
-        "total": total,
-        "version": page["version"],
-        "as_of": page["as_of"],
-        "live": page["live"],
-        "live_matches": page["live_matches"],
+        **_board_fields(page),
         "next": link(offset + limit) if offset + limit < total else None,
         "previous": link(max(0, offset - limit)) if offset > 0 else None,
         "results": page["rows"],
@@ -128,25 +124,19 @@ def _not_modified(etag: str) -> HttpResponse:
 
 
 def _around_response(page: dict) -> Response:
-    body = {
+    body = {**_board_fields(page), "me": page["me"], "results": page["rows"]}
+    return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
+
+
+def _board_fields(page: dict) -> dict:
+    """What every board answer carries besides its rows."""
+    return {
         "total": page["total"],
         "version": page["version"],
         "as_of": page["as_of"],
         "live": page["live"],
         "live_matches": page["live_matches"],
-        "me": page["me"],
-        "results": page["rows"],
     }
-    return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
-
-
-def _board_fields(page: dict) -> dict:
-    """What every board answer carries besides its rows (and the board's live state once a read provides it)."""
-    fields = {"total": page["total"], "version": page["version"], "as_of": page["as_of"]}
-    for name in ("live", "live_matches"):
-        if name in page:
-            fields[name] = page[name]
-    return fields
 
 
 def _members_param(raw: str) -> list[int]:
@@ -321,7 +311,7 @@ class TournamentLeaderboardPreviewApi(APIView):
 
 
 def _preview_response(page: dict) -> Response:
-    body = {**_board_fields(page), "live": page["live"], "results": page["rows"]}
+    body = {**_board_fields(page), "results": page["rows"]}
     return Response(body, headers={SOURCE_HEADER: page["source"], "Cache-Control": PRIVATE})
 
 

@@ -92,7 +92,7 @@ class LeaderboardSearchInputSerializer(serializers.Serializer):
         return value
 
 
-class LeaderboardSearchOutputSerializer(serializers.Serializer):
+class LeaderboardSearchOutputSerializer(LiveFieldsSerializer):
     total = serializers.IntegerField(help_text="Participants ranked on the board (not the matches).")
     version = serializers.IntegerField()
     as_of = serializers.CharField()
@@ -106,9 +106,8 @@ class LeaderboardPreviewRowSerializer(LeaderboardRowSerializer):
     )
 
 
-class LeaderboardPreviewOutputSerializer(serializers.Serializer):
+class LeaderboardPreviewOutputSerializer(LiveFieldsSerializer):
     total = serializers.IntegerField()
     version = serializers.IntegerField()
     as_of = serializers.CharField()
-    live = serializers.BooleanField(help_text="A match of the tournament is in play.")
     results = LeaderboardPreviewRowSerializer(many=True)

@@ -35,7 +35,7 @@ from apps.leaderboards.boards.selectors import (
     _source,
     board_resolve,
 )
-from apps.leaderboards.models import BoardState, Standing
+from apps.leaderboards.models import Standing
 from apps.leagues.models import LeagueMembership
 from apps.members.models import Member
 from apps.members.selectors import pin_ids
@@ -126,8 +126,9 @@ def _db_members(target: BoardKey, ids: list[int]) -> _Read:
     sql = (
         f"WITH b AS NOT MATERIALIZED ({source}), "
         f"g AS (SELECT {columns}, COUNT(*) AS n FROM b GROUP BY {columns}), "
-        f"me AS (SELECT member_id, points, exact_hits, outcome_hits FROM b WHERE member_id IN ({listed})) "
-        f"SELECT t.total, me.member_id, me.points, me.exact_hits, me.outcome_hits, "
+        f"me AS (SELECT member_id, points, exact_hits, outcome_hits, live_points FROM b "
+        f"WHERE member_id IN ({listed})) "
+        f"SELECT t.total, me.member_id, me.points, me.exact_hits, me.outcome_hits, me.live_points, "
         f"(SELECT COALESCE(SUM(g.n), 0) FROM g WHERE {ahead_sql('g', 'me')}) "
         f"FROM (SELECT COALESCE(SUM(n), 0) AS total FROM g) t LEFT JOIN me ON TRUE "
         f"{order_by_sql('me')}"
@@ -135,15 +136,16 @@ def _db_members(target: BoardKey, ids: list[int]) -> _Read:
     with connection.cursor() as cursor:
         cursor.execute(sql, params + ids)
         rows = cursor.fetchall()
-    version, as_of = _db_state(target)
+    version, as_of, live_matches = _db_state(target)
     on_board = [row for row in rows if row[1] is not None]
     return _Read(
-        ranked=[(ahead + 1, member_id, points, exact) for _, member_id, points, exact, _, ahead in on_board],
-        outcome={row[1]: row[4] for row in on_board},
+        ranked=[(ahead + 1, member_id, points, exact) for _, member_id, points, exact, _, _, ahead in on_board],
+        details={row[1]: (row[4], row[5]) for row in on_board},
         total=int(rows[0][0]) if rows else 0,
         version=version,
         as_of=as_of,
         source=SOURCE_DATABASE,
+        live_matches=live_matches,
     )
 
 
@@ -268,7 +270,7 @@ class _Preview:
 
 def leaderboard_preview(*, board: BoardKey | str, member_id: int) -> dict:
     """One read for a home screen: the top 3, the member with one row either side, the member's pins on the
-    board and the last row, each once, by rank, each row with its `tags`. Also `live`.
+    board and the last row, each once, by rank, each row with its `tags`. Also `live` (as every read).
 
     A member not on the board still gets the top 3, their pins and the last row.
     """
@@ -280,15 +282,7 @@ def leaderboard_preview(*, board: BoardKey | str, member_id: int) -> dict:
     page = _finish(target, preview.found, missing)
     for row in page["rows"]:
         row["tags"] = preview.tags[row["member"]["id"]]
-    if "live" not in page:
-        page["live"] = _board_live(target)
     return page
-
-
-def _board_live(target: BoardKey) -> bool:
-    """Whether a match of the board's tournament is in play, as the boards last counted it."""
-    live = BoardState.objects.filter(tournament_id=target.tournament).values_list("live_matches", flat=True).first()
-    return bool(live)
 
 
 def _redis_preview(client, target: BoardKey, member_id: int, pinned: list[int]) -> _Preview | None:
@@ -308,14 +302,14 @@ def _redis_preview(client, target: BoardKey, member_id: int, pinned: list[int]) 
 def _db_preview(target: BoardKey, member_id: int, pinned: list[int]) -> _Preview:
     """The same rows from the database: the top, the member's neighbourhood, then the last row and the pins."""
     rows: dict[int, tuple] = {}
-    outcome: dict[int, int] = {}
+    details: dict[int, tuple[int, int]] = {}
     tags: dict[int, list[str]] = {}
 
     def take(found: _Read, tag_of) -> None:
         for row in found.ranked:
             rows.setdefault(row[1], row)
             tags.setdefault(row[1], []).append(tag_of(row[1]))
-        outcome.update(found.outcome or {})
+        details.update(found.details or {})
 
     top = _db_page(target, 0, PREVIEW_TOP)
     take(top, lambda _: TAG_TOP)
@@ -329,11 +323,12 @@ def _db_preview(target: BoardKey, member_id: int, pinned: list[int]) -> _Preview
         take(_db_members(target, pinned), lambda _: TAG_PINNED)
     found = _Read(
         ranked=sorted(rows.values(), key=lambda row: (row[0], row[1])),
-        outcome=outcome,
+        details=details,
         total=top.total,
         version=top.version,
         as_of=top.as_of,
         source=top.source,
+        live_matches=top.live_matches,
     )
     return _Preview(found=found, tags=tags)
 
