@@ -84,6 +84,7 @@ def test_rows_carry_points_hits_and_display_names(table, path):
         "points": 12,
         "exact_hits": 0,
         "outcome_hits": 6,
+        "rank_delta": None,  # no snapshot yet
     }
 
 

@@ -19,6 +19,8 @@ Redis Cluster slot (one script can read a set and its version):
     lb:{t:7}:r:3:oh     the same for round 3
     lb:{t:7}:stats      hash: member -> "v|written at|member stats JSON"
     lb:{t:7}:owed       set of member ids whose new total the boards still owe (score actions)
+    lb:{t:7}:snap       hash: member -> "rank:board score" at the latest rank snapshot, and
+                        "@" -> that snapshot's id ("0": none yet; the hash exists once built)
 """
 
 from __future__ import annotations
@@ -132,6 +134,10 @@ owed_key = _tournament_part("owed")
 owed_flush_queued_key = _tournament_part("owed-queued")
 # Present while a job that applies the tournament's pending score awards is queued.
 awards_queued_key = _tournament_part("awards-queued")
+# The latest rank snapshot's ranks and totals (`snapshots.projection`).
+snapshot_key = _tournament_part("snap")
+# The field of `snapshot_key` naming the snapshot it holds.
+SNAPSHOT_ID_FIELD = b"@"
 
 
 def member_field(member_id: int) -> bytes:

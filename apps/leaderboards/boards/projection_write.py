@@ -33,6 +33,7 @@ from apps.leaderboards.boards.keys import (
     tournament_key,
 )
 from apps.leaderboards.boards.locks import tournament_lock
+from apps.leaderboards.boards.snapshots.projection import snapshot_projection_fill
 from apps.leaderboards.boards.projection_read import (
     RedisError,
     league_fingerprint,
@@ -403,6 +404,8 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
             client.hset(league_fingerprints_key(tournament_id), league_id, league_fingerprint(0, 0))
             client.sadd(leagues_ready_key(tournament_id), league_id)
         league_ids = sorted(league_ids)
+        # The latest snapshot's ranks, which the board scripts read with the rows (rank_delta).
+        snapshot_projection_fill(tournament_id=tournament_id, client=client)
         as_of = state.as_of or timezone.now()
         pipe = client.pipeline(transaction=True)
         pipe.hset(meta_key(tournament_id), mapping={"v": state.version, "at": as_of.isoformat()})

@@ -6,7 +6,7 @@ are listed by member id ascending.
 
 Every ordering in the project comes from here: the Python sort key, the Redis
 score (`board_score`), the SQL ORDER BY and "ahead of" predicate
-(`order_by_sql`, `ahead_sql`), and the ranks of a listed page (`ranks_listed`),
+(`order_by_sql`, `ahead_sql`), the SQL rank of a snapshot (`rank_sql`), and the ranks of a listed page (`ranks_listed`),
 which both the Redis and the database read paths use.
 """
 
@@ -44,6 +44,13 @@ def order_by_sql(alias: str = "") -> str:
     """SQL ORDER BY of a board's rows (columns named as in RANK_COLUMNS, optionally of `alias`)."""
     prefix = f"{alias}." if alias else ""
     return "ORDER BY " + ", ".join([f"{prefix}{column} DESC" for column in RANK_COLUMNS] + [f"{prefix}{TIE_BREAK}"])
+
+
+def rank_sql(alias: str = "") -> str:
+    """SQL window expression of a row's rank: RANK() numbers ties alike and skips after them ("1, 2, 2, 4"),
+    which is 1 + the rows strictly ahead."""
+    prefix = f"{alias}." if alias else ""
+    return "RANK() OVER (ORDER BY " + ", ".join(f"{prefix}{column} DESC" for column in RANK_COLUMNS) + ")"
 
 
 def ahead_sql(row: str, of: str) -> str:

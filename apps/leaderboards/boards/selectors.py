@@ -21,6 +21,7 @@ from apps.common.errors import NotFound
 from apps.guesses.models import Guess
 from apps.leaderboards.boards.keys import LEAGUE, ROUND, TOURNAMENT, BoardKey, member_field, meta_key, ready_key
 from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key, names_key, outcome_key, stats_key
+from apps.leaderboards.boards.keys import snapshot_key
 from apps.leaderboards.boards.projection_read import (
     RedisError,
     redis_script,
@@ -31,6 +32,7 @@ from apps.leaderboards.boards.projection_read import (
     zscore_split,
 )
 from apps.leaderboards.boards.ranking import ahead_sql, order_by_sql, ranks_listed
+from apps.leaderboards.boards.snapshots.selectors import snapshot_ranks
 from apps.leaderboards.models import BoardState, RoundStanding, Standing
 from apps.leagues.models import LeagueMembership
 from apps.leagues.selectors import league_tournament_id
@@ -91,6 +93,8 @@ class _Read:
     outcome: dict | None = None  # member id -> outcome hits, when the rows carried them
     names: dict | None = None  # member id -> display name, those found in the Redis name cache
     generation: str = ""  # the board's name generation (meta n) the Redis read saw
+    # member id -> rank on this board at the latest rank snapshot; None: not read (`_finish` looks them up).
+    snapshot_ranks: dict | None = None
 
 
 # --- public selectors ---------------------------------------------------------
@@ -233,25 +237,68 @@ def settled_guess_count(*, tournament_id: int, member_id: int) -> int:
 # keys share the tournament's hash slot). Scores come back as strings; they
 # are integers well inside a double's exact range.
 _DETAILS_LUA = """
-local names, outcomes = {}, {}
+local names, outcomes, snap = {}, {}, {}
 if #entries > 0 then
   local members = {}
   for i = 1, #entries, 2 do members[#members + 1] = entries[i] end
   names = redis.call('HMGET', KEYS[4], unpack(members))
   outcomes = redis.call('HMGET', KEYS[5], unpack(members))
+  if ARGV[3] == 't' then
+    snap = redis.call('HMGET', KEYS[6], unpack(members))
+  elseif ARGV[3] == 'l' then
+    snap = league_snapshot_ranks(members)
+  end
 end
 local meta = redis.call('HMGET', KEYS[2], 'v', 'at', 'n')
-return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start, names, outcomes, meta[3] or ''}
+return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start, names, outcomes, meta[3] or '', snap}
 """
-_PAGE_LUA = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+# A league's rank at the latest snapshot: 1 + the league members whose recorded
+# board score (points, exact hits) is higher. Every member's recorded score is
+# read (in chunks: unpack takes a few thousand values at most), sorted once,
+# and each listed member's count found by bisection.
+_LEAGUE_SNAPSHOT_LUA = """
+local function recorded_score(value)
+  return tonumber(string.match(value, ':(-?%d+)$'))
+end
+local function league_snapshot_ranks(members)
+  local everyone = redis.call('ZRANGE', KEYS[1], 0, -1)
+  local scores = {}
+  for i = 1, #everyone, 4000 do
+    local values = redis.call('HMGET', KEYS[6], unpack(everyone, i, math.min(i + 3999, #everyone)))
+    for j = 1, #values do
+      if values[j] then scores[#scores + 1] = recorded_score(values[j]) end
+    end
+  end
+  table.sort(scores, function(a, b) return a > b end)
+  local listed = redis.call('HMGET', KEYS[6], unpack(members))
+  local ranks = {}
+  for k = 1, #members do
+    if listed[k] then
+      local score, lo, hi = recorded_score(listed[k]), 1, #scores + 1
+      while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        if scores[mid] > score then lo = mid + 1 else hi = mid end
+      end
+      ranks[k] = lo
+    else
+      ranks[k] = false
+    end
+  end
+  return ranks
+end
+"""
+# Before any row: a board is read from Redis once the tournament's sets and
+# its snapshot hash are built (the hash exists even before the first snapshot).
+_READY_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[6]) == 0 then return {0} end
+"""
+_PAGE_LUA = _LEAGUE_SNAPSHOT_LUA + _READY_LUA + """
 local entries = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
 local ahead = 0
 if #entries > 0 then ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2]) end
 local start = tonumber(ARGV[1])
 """ + _DETAILS_LUA
-_AROUND_LUA = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+_AROUND_LUA = _LEAGUE_SNAPSHOT_LUA + _READY_LUA + """
 local position = redis.call('ZRANK', KEYS[1], ARGV[1])
 if not position then return {1, -1} end
 local around = tonumber(ARGV[2])
@@ -308,7 +355,7 @@ def _ranked_entries(entries: list, start: int, first_ahead: int) -> list[tuple[i
 def _scripted(reply) -> _Read | None:
     if reply[0] == 0:
         return None
-    _, total, ahead, entries, version, as_of, start, names, outcomes, generation = reply
+    _, total, ahead, entries, version, as_of, start, names, outcomes, generation, snap = reply
     version = int(version or 0)
     ids = [int(entries[index]) for index in range(0, len(entries), 2)]
     cached_outcome = {}
@@ -327,7 +374,18 @@ def _scripted(reply) -> _Read | None:
         outcome=cached_outcome,
         names={member_id: name.decode() for member_id, name in zip(ids, names) if name is not None},
         generation=generation.decode(),
+        snapshot_ranks=_snapshot_ranks_scripted(ids, snap),
     )
+
+
+def _snapshot_ranks_scripted(ids: list[int], snap: list) -> dict[int, int]:
+    """The script's snapshot answer: "rank:score" per member (tournament), a league rank, or nothing (round)."""
+    ranks = {}
+    for member_id, value in zip(ids, snap):
+        if value is None:
+            continue
+        ranks[member_id] = int(value) if isinstance(value, int) else int(value.partition(b":")[0])
+    return ranks
 
 
 def _board_keys(target: BoardKey) -> list[str]:
@@ -337,15 +395,23 @@ def _board_keys(target: BoardKey) -> list[str]:
         ready_key(target.tournament),
         names_key(target.tournament),
         outcome_key(target),
+        snapshot_key(target.tournament),
     ]
 
 
+# What the scripts read for rank_delta: the recorded rank (tournament), a league
+# rank from the recorded totals (league), nothing (a round table has no snapshot).
+_SNAPSHOT_MODE = {TOURNAMENT: "t", LEAGUE: "l", ROUND: ""}
+
+
 def _redis_page(client, target: BoardKey, offset: int, limit: int) -> _Read | None:
-    return _scripted(redis_script(client, _PAGE_LUA)(keys=_board_keys(target), args=[offset, offset + limit - 1]))
+    args = [offset, offset + limit - 1, _SNAPSHOT_MODE[target.kind]]
+    return _scripted(redis_script(client, _PAGE_LUA)(keys=_board_keys(target), args=args))
 
 
 def _redis_around(client, target: BoardKey, member_id: int, around: int):
-    reply = redis_script(client, _AROUND_LUA)(keys=_board_keys(target), args=[member_field(member_id), around])
+    args = [member_field(member_id), around, _SNAPSHOT_MODE[target.kind]]
+    reply = redis_script(client, _AROUND_LUA)(keys=_board_keys(target), args=args)
     if reply[0] == 1 and reply[1] == -1:
         return False
     return _scripted(reply)
@@ -495,6 +561,9 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
             outcome.setdefault(member_id, outcome_hits)
         if found.source == SOURCE_REDIS and fetched:
             fill = DetailsFill(board=target, version=found.version, generation=found.generation, fetched=fetched)
+    previous = found.snapshot_ranks
+    if previous is None:
+        previous = snapshot_ranks(board=target, member_ids=ids)
     rows = [
         {
             "rank": rank,
@@ -502,6 +571,8 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
             "points": points,
             "exact_hits": exact_hits,
             "outcome_hits": outcome.get(member_id, 0),
+            # SCORING.md: (rank at the latest snapshot) - (rank now); null when the member was not in it.
+            "rank_delta": previous[member_id] - rank if member_id in previous else None,
         }
         for rank, member_id, points, exact_hits in found.ranked
     ]

@@ -3,9 +3,11 @@ from django.urls import path
 from apps.leaderboards.boards.apis import (
     LeagueLeaderboardApi,
     LeagueLeaderboardMeApi,
+    MemberHistoryApi,
     MemberStatsApi,
     TournamentLeaderboardApi,
     TournamentLeaderboardMeApi,
+    TournamentSnapshotApi,
 )
 
 urlpatterns = [
@@ -22,4 +24,10 @@ urlpatterns = [
         MemberStatsApi.as_view(),
         name="tournament-member-stats",
     ),
+    path(
+        "tournaments/<int:tournament_id>/members/<int:member_id>/history",
+        MemberHistoryApi.as_view(),
+        name="tournament-member-history",
+    ),
+    path("admin/tournaments/<int:tournament_id>/snapshot", TournamentSnapshotApi.as_view(), name="admin-tournament-snapshot"),
 ]

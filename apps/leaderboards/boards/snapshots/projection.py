@@ -1,0 +1,70 @@
+"""The latest rank snapshot in Redis: one hash per tournament the board scripts read with the rows.
+
+`lb:{t:ID}:snap` maps each member to "rank:board score" at the latest
+snapshot (the score orders like (points, exact hits), so a league script can
+rank the league's members by their recorded totals), and "@" to the
+snapshot's id, "0" before the first one: the hash exists once built, so a
+read tells "no snapshot yet" from "not built" (then it answers from the
+database and asks for a rebuild).
+
+Call holding the tournament lock, like every other projection writer: the
+snapshot's version bump and the hash land in commit order.
+"""
+
+from datetime import datetime
+
+import redis
+
+from apps.leaderboards.boards.keys import SNAPSHOT_ID_FIELD, member_field, meta_key, snapshot_key
+from apps.leaderboards.boards.ranking import board_score
+from apps.leaderboards.boards.snapshots.selectors import snapshot_latest_id
+from apps.leaderboards.models import RankSnapshotRow
+
+# Fields per HSET: Redis runs one command at a time, so a read waits behind at most one.
+HSET_CHUNK = 2_000
+# Rows fetched from the database per round trip (a server-side cursor on PostgreSQL).
+FETCH_CHUNK = 20_000
+
+
+def snapshot_projection_fill(
+    *, tournament_id: int, client: redis.Redis, version: int | None = None, as_of: datetime | None = None
+) -> int:
+    """Write the latest snapshot's hash afresh and swap it in; returns the rows written.
+
+    With `version` (and `as_of`), the boards' version in Redis moves to it in
+    the same transaction as the swap: a page cached under the new version
+    always shows the new snapshot's deltas. Raises a Redis error.
+    """
+    key = snapshot_key(tournament_id)
+    temporary = f"{key}:fill"
+    snapshot_id = snapshot_latest_id(tournament_id=tournament_id)
+    client.delete(temporary)
+    written = 0
+    if snapshot_id is not None:
+        rows = (
+            RankSnapshotRow.objects.filter(snapshot_id=snapshot_id)
+            .values_list("member_id", "rank", "points", "exact_hits")
+            .iterator(chunk_size=FETCH_CHUNK)
+        )
+        pipe = client.pipeline(transaction=False)
+        mapping: dict = {}
+        for member_id, rank, points, exact_hits in rows:
+            mapping[member_field(member_id)] = f"{rank}:{board_score(points, exact_hits)}"
+            if len(mapping) >= HSET_CHUNK:
+                pipe.hset(temporary, mapping=mapping)
+                written += len(mapping)
+                mapping = {}
+                if written % FETCH_CHUNK == 0:
+                    pipe.execute()
+        if mapping:
+            pipe.hset(temporary, mapping=mapping)
+            written += len(mapping)
+        pipe.execute()
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(temporary, SNAPSHOT_ID_FIELD, snapshot_id or 0)
+    pipe.rename(temporary, key)
+    if version is not None:
+        meta = {"v": version} if as_of is None else {"v": version, "at": as_of.isoformat()}
+        pipe.hset(meta_key(tournament_id), mapping=meta)
+    pipe.execute()
+    return written
