@@ -8,7 +8,7 @@ the database keeps one daily snapshot per tournament and local date.
 """
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from django.utils import timezone
 
@@ -49,9 +49,12 @@ def rank_snapshot_record(self, tournament_id: int, trigger: str, local_date: str
 
 
 @app.task(name="apps.leaderboards.tasks.rank_snapshots_daily")
-def rank_snapshots_daily() -> list[int]:
-    """Send a snapshot job for each running tournament whose local day has none; returns their ids."""
-    due = snapshots_due(now=timezone.now())
+def rank_snapshots_daily(now: str | None = None) -> list[int]:
+    """Send a snapshot job for each running tournament whose local day has none; returns their ids.
+
+    `now` (ISO 8601) stands in for the clock; the beat sends none.
+    """
+    due = snapshots_due(now=datetime.fromisoformat(now) if now else timezone.now())
     for tournament_id, local_date in due:
         rank_snapshot_record.apply_async(
             kwargs={
