@@ -85,6 +85,12 @@ def board_score(points: int, exact_hits: int) -> int:
     return points * EXACT_BASE + exact_hits
 
 
+def board_score_sql(alias: str = "") -> str:
+    """SQL of `board_score` over a row's columns (64-bit: points * EXACT_BASE overflows a 32-bit integer)."""
+    prefix = f"{alias}." if alias else ""
+    return f"CAST({prefix}points AS BIGINT) * {EXACT_BASE} + {prefix}exact_hits"
+
+
 def board_score_split(score: int) -> tuple[int, int]:
     """(points, exact_hits) back from a `board_score`."""
     return score // EXACT_BASE, score % EXACT_BASE
