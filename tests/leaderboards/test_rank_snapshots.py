@@ -259,3 +259,17 @@ def test_staff_record_a_snapshot_with_an_audited_job(cup, django_capture_on_comm
     assert entry.actor.startswith(f"staff:{staff.id} ")
 
     assert_error(member_client(staff).post("/api/v1/admin/tournaments/999999/snapshot"), 404, "tournament_not_found")
+
+
+def test_staff_record_a_snapshot_from_the_tournament_admin(cup, client, django_capture_on_commit_callbacks):
+    tournament, _, _ = cup
+    staff = MemberFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/matches/tournament/", {"action": "record_rank_snapshot", "_selected_action": [tournament.id]}
+        )
+    assert response.status_code == 302
+    assert RankSnapshot.objects.get(tournament=tournament).trigger == RankSnapshot.Trigger.STAFF
+    assert AuditEntry.objects.filter(action="rank_snapshot_requested", target_id=str(tournament.id)).count() == 1
+    assert client.get("/admin/leaderboards/ranksnapshot/").status_code == 200
