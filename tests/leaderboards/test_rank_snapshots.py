@@ -11,6 +11,7 @@ from apps.leaderboards.boards import pages, projection_write
 from apps.leaderboards.boards.keys import SNAPSHOT_ID_FIELD, snapshot_key
 from apps.leaderboards.boards.projection_read import redis_client
 from apps.leaderboards.boards.ranking import Entry, rank_entries
+from apps.leaderboards.boards.signals import boards_changed
 from apps.leaderboards.boards.snapshots.record import snapshot_record
 from apps.leaderboards.boards.snapshots.tasks import rank_snapshots_daily
 from apps.leaderboards.models import BoardState, RankSnapshot, RankSnapshotRow, Standing
@@ -273,3 +274,18 @@ def test_staff_record_a_snapshot_from_the_tournament_admin(cup, client, django_c
     assert RankSnapshot.objects.get(tournament=tournament).trigger == RankSnapshot.Trigger.STAFF
     assert AuditEntry.objects.filter(action="rank_snapshot_requested", target_id=str(tournament.id)).count() == 1
     assert client.get("/admin/leaderboards/ranksnapshot/").status_code == 200
+
+
+def test_a_snapshot_announces_its_tournament_and_league_boards_to_the_live_push(cup):
+    tournament, _, league = cup
+    announced = []
+
+    def listen(sender, boards, **kwargs):
+        announced.extend(str(board) for board in boards)
+
+    boards_changed.connect(listen)
+    try:
+        snapshot_record(tournament_id=tournament.id, trigger=RankSnapshot.Trigger.STAFF)
+    finally:
+        boards_changed.disconnect(listen)
+    assert sorted(announced) == sorted([f"tournament:{tournament.id}", f"league:{league.id}"])

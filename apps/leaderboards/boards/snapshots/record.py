@@ -24,6 +24,7 @@ from apps.leaderboards.boards.ranking import rank_sql
 from apps.leaderboards.boards.signals import boards_changed_send
 from apps.leaderboards.boards.snapshots.projection import snapshot_projection_fill
 from apps.leaderboards.models import BoardState, RankSnapshot, RankSnapshotRow, Standing
+from apps.leagues.models import League
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ def snapshot_record(
                 redis_failed(exc)
                 projection_mark_stale(tournament_id=tournament_id)
     logger.info("rank snapshot %s of tournament %s: %s members", snapshot.pk, tournament_id, snapshot.total)
-    # The live top 10 carries rank_delta: its watchers get the new one.
-    boards_changed_send(boards=[BoardKey.of_tournament(tournament_id)])
+    # The live top 10 carries rank_delta: the watchers of the tournament's board and of its leagues get the
+    # new one (the publisher reads only boards somebody watches).
+    league_ids = League.objects.filter(tournament_id=tournament_id).values_list("id", flat=True)
+    boards_changed_send(
+        boards=[BoardKey.of_tournament(tournament_id)]
+        + [BoardKey.of_league(league_id, tournament_id) for league_id in league_ids]
+    )
     return snapshot
