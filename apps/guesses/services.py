@@ -1,8 +1,7 @@
 """Writes about guesses."""
 
-from datetime import datetime
-
 import logging
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -70,15 +69,21 @@ def _summary_cache_key(match_id: int) -> str:
     return f"guesses:summary:{match_id}"
 
 
+# A guess request that found the window open just before the reveal may still
+# be committing: a count this soon after the reveal is served but not kept.
+SUMMARY_SETTLE_SECONDS = 5
+
+
 def guesses_summary(*, match_id: int, now: datetime) -> dict:
     """How everyone guessed a locked match; Forbidden("match_not_locked") while its window is open.
 
-    Counted once: the first read after the lock records the reveal (the
-    window never reopens, so the guesses no longer change), counts them with
-    one aggregate query and stores the result, in a `GuessSummary` row and in
-    the cache with no expiry. Later reads are served from the cache without
-    touching the database; a cache that lost the entry (evicted, flushed) is
-    refilled from the row, never by counting again. NotFound for an unknown match.
+    Counted once: a read after the lock records the reveal (the window never
+    reopens, so the guesses no longer change), counts them with one aggregate
+    query and, from SUMMARY_SETTLE_SECONDS after the reveal, stores the result
+    in a `GuessSummary` row and in the cache with no expiry. Later reads are
+    served from the cache without touching the database; a cache that lost the
+    entry (evicted, flushed) is refilled from the row, never by counting again.
+    NotFound for an unknown match.
     """
     key = _summary_cache_key(match_id)
     summary = _cache_get(key)
@@ -91,7 +96,10 @@ def guesses_summary(*, match_id: int, now: datetime) -> dict:
             raise Forbidden("match_not_locked", "How everyone guessed is shown once the match is locked.")
         # Committed before counting: no guess can change once anyone may see the counts.
         match_guesses_reveal(match_id=match.pk, now=now)
+        revealed_at = match_get(match_id=match.pk).guesses_revealed_at
         summary = guess_summary_count(match_id=match.pk)
+        if now - revealed_at < timedelta(seconds=SUMMARY_SETTLE_SECONDS):
+            return summary
         # Two first readers may count at once: the same guesses give the same counts, the first row stays.
         GuessSummary.objects.get_or_create(match_id=match.pk, defaults=summary)
     _cache_set(key, summary)

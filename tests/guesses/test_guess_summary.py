@@ -43,8 +43,12 @@ def _url(match) -> str:
     return f"/api/v1/matches/{match.id}/guesses/summary"
 
 
-def _lock(match) -> None:
-    Match.objects.filter(pk=match.pk).update(kickoff_at=timezone.now() - timedelta(minutes=1))
+def _lock(match, *, revealed_ago: timedelta | None = None) -> None:
+    """Close the window; `revealed_ago`: everyone's guesses were first shown that long ago."""
+    revealed_at = timezone.now() - revealed_ago if revealed_ago is not None else None
+    Match.objects.filter(pk=match.pk).update(
+        kickoff_at=timezone.now() - timedelta(minutes=1), guesses_revealed_at=revealed_at
+    )
 
 
 def _expected(match) -> dict:
@@ -87,7 +91,7 @@ def test_after_the_lock_the_summary_equals_a_count_over_the_guesses_with_ties_in
 
 
 def test_counted_once_then_served_from_the_cache_without_sql(match):
-    _lock(match)
+    _lock(match, revealed_ago=timedelta(minutes=1))
     client = member_client(MemberFactory())
     first = client.get(_url(match)).json()
     with CaptureQueriesContext(connection) as queries:
@@ -97,7 +101,7 @@ def test_counted_once_then_served_from_the_cache_without_sql(match):
 
 
 def test_a_lost_cache_entry_is_read_back_from_the_stored_summary_not_counted_again(match):
-    _lock(match)
+    _lock(match, revealed_ago=timedelta(minutes=1))
     client = member_client(MemberFactory())
     first = client.get(_url(match)).json()
     cache.clear()
@@ -105,6 +109,19 @@ def test_a_lost_cache_entry_is_read_back_from_the_stored_summary_not_counted_aga
     Guess.objects.create(match=match, member=MemberFactory(), home_goals=7, away_goals=0)
     assert client.get(_url(match)).json() == first
     assert GuessSummary.objects.get(match=match).total == first["total"]
+
+
+def test_a_count_right_after_the_reveal_is_served_but_kept_only_once_late_guesses_have_landed(match):
+    _lock(match)
+    client = member_client(MemberFactory())
+    first = client.get(_url(match)).json()
+    assert first["total"] == 22
+    assert not GuessSummary.objects.exists()
+    # A guess whose request found the window open just before the reveal commits now: it counts.
+    Guess.objects.create(match=match, member=MemberFactory(), home_goals=7, away_goals=0)
+    Match.objects.filter(pk=match.pk).update(guesses_revealed_at=timezone.now() - timedelta(seconds=6))
+    assert client.get(_url(match)).json()["total"] == 23
+    assert GuessSummary.objects.get(match=match).total == 23
 
 
 def test_the_summary_needs_a_token_and_a_known_match(match):
