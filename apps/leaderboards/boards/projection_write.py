@@ -33,7 +33,6 @@ from apps.leaderboards.boards.keys import (
     tournament_key,
 )
 from apps.leaderboards.boards.locks import tournament_lock
-from apps.leaderboards.boards.snapshots.projection import snapshot_projection_fill
 from apps.leaderboards.boards.projection_read import (
     RedisError,
     league_fingerprint,
@@ -43,6 +42,7 @@ from apps.leaderboards.boards.projection_read import (
     redis_failed,
     zscore,
 )
+from apps.leaderboards.boards.snapshots.projection import snapshot_projection_fill
 from apps.leaderboards.models import BoardState, RoundStanding, Standing
 from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import Round
