@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection
+from django.db.models import Subquery
 
 from apps.common.errors import NotFound
 from apps.leaderboards.boards.keys import LEAGUE, TOURNAMENT, BoardKey
@@ -17,14 +18,13 @@ from apps.matches.models import Tournament
 logger = logging.getLogger(__name__)
 
 
+def _latest(tournament_id: int):
+    return RankSnapshot.objects.filter(tournament_id=tournament_id).order_by("-as_of", "-id").values_list("id", flat=True)
+
+
 def snapshot_latest_id(*, tournament_id: int) -> int | None:
     """The id of the tournament's latest snapshot (by time taken), None before the first."""
-    return (
-        RankSnapshot.objects.filter(tournament_id=tournament_id)
-        .order_by("-as_of", "-id")
-        .values_list("id", flat=True)
-        .first()
-    )
+    return _latest(tournament_id).first()
 
 
 def snapshot_ranks(*, board: BoardKey, member_ids: Iterable[int]) -> dict[int, int]:
@@ -38,13 +38,15 @@ def snapshot_ranks(*, board: BoardKey, member_ids: Iterable[int]) -> dict[int, i
     ids = [int(member_id) for member_id in member_ids]
     if not ids or board.kind not in (TOURNAMENT, LEAGUE):
         return {}
+    if board.kind == TOURNAMENT:
+        # One query: the latest snapshot's id as a subquery, then a key lookup (member, snapshot) per row.
+        latest = Subquery(_latest(board.tournament)[:1])
+        return dict(
+            RankSnapshotRow.objects.filter(snapshot_id=latest, member_id__in=ids).values_list("member_id", "rank")
+        )
     snapshot_id = snapshot_latest_id(tournament_id=board.tournament)
     if snapshot_id is None:
         return {}
-    if board.kind == TOURNAMENT:
-        return dict(
-            RankSnapshotRow.objects.filter(snapshot_id=snapshot_id, member_id__in=ids).values_list("member_id", "rank")
-        )
     rows = RankSnapshotRow._meta.db_table
     memberships = LeagueMembership._meta.db_table
     # Each league member's row is a primary-key lookup (member, snapshot).
