@@ -5,9 +5,10 @@ from datetime import datetime, timezone as dt_timezone
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.common.models import AuditEntry
-from apps.leaderboards.boards import pages, projection_write
+from apps.leaderboards.boards import pages, projection_write, selectors
 from apps.leaderboards.boards.keys import SNAPSHOT_ID_FIELD, snapshot_key
 from apps.leaderboards.boards.projection_read import redis_client
 from apps.leaderboards.boards.ranking import Entry, rank_entries
@@ -15,6 +16,7 @@ from apps.leaderboards.boards.signals import boards_changed
 from apps.leaderboards.boards.snapshots.record import snapshot_record
 from apps.leaderboards.boards.snapshots.tasks import rank_snapshots_daily
 from apps.leaderboards.models import BoardState, RankSnapshot, RankSnapshotRow, Standing
+from apps.leagues.services import league_join
 from apps.matches.models import Tournament
 from tests.common.api import anonymous_client, assert_error, member_client
 from tests.factories import LeagueFactory, LeagueMembershipFactory, MemberFactory, TournamentFactory
@@ -289,3 +291,29 @@ def test_a_snapshot_announces_its_tournament_and_league_boards_to_the_live_push(
     finally:
         boards_changed.disconnect(listen)
     assert sorted(announced) == sorted([f"tournament:{tournament.id}", f"league:{league.id}"])
+
+
+def test_a_league_reads_its_snapshot_ranks_from_redis_once_built_and_follows_its_members(
+    cup, django_capture_on_commit_callbacks
+):
+    tournament, members, league = cup
+    projection_write.projection_rebuild(tournament_id=tournament.id)
+    snapshot_record(tournament_id=tournament.id, trigger=RankSnapshot.Trigger.STAFF)
+    board = f"league:{league.id}"
+    leaderboard_page(board=board, limit=10, offset=0)  # the first read after the snapshot has the league rebuilt
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.leaderboard_page(board=board, limit=10, offset=0)
+    assert page["source"] == "redis" and not page["projection_missing"]
+    assert not [q for q in queries if "ranksnapshot" in q["sql"]], "deltas came from the database"
+    assert _deltas(page["rows"])[members[CLIMBER].id] == (3, 0)
+
+    # Member 2 (4 points, third of the tournament at the snapshot) joins: the league's ranks at the
+    # snapshot count them now, so the climber (2 points) was fourth of the league then.
+    with django_capture_on_commit_callbacks(execute=True):
+        league_join(member_id=members[2].id, invite_code=league.invite_code)
+    _settle_the_climb(tournament, members, django_capture_on_commit_callbacks)
+    page = leaderboard_page(board=board, limit=10, offset=0)
+    assert page["source"] == "redis"
+    # Now 10, 6, 5, 4, 0: the climber went from fourth to second of the league.
+    assert _deltas(page["rows"])[members[CLIMBER].id] == (2, 2)
+    assert _deltas(page["rows"])[members[2].id] == (4, -1)

@@ -21,7 +21,7 @@ from apps.common.errors import NotFound
 from apps.guesses.models import Guess
 from apps.leaderboards.boards.keys import LEAGUE, ROUND, TOURNAMENT, BoardKey, member_field, meta_key, ready_key
 from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key, names_key, outcome_key, stats_key
-from apps.leaderboards.boards.keys import snapshot_key
+from apps.leaderboards.boards.keys import league_snapshot_key, snapshot_key
 from apps.leaderboards.boards.projection_read import (
     RedisError,
     redis_script,
@@ -95,6 +95,8 @@ class _Read:
     generation: str = ""  # the board's name generation (meta n) the Redis read saw
     # member id -> rank on this board at the latest rank snapshot; None: not read (`_finish` looks them up).
     snapshot_ranks: dict | None = None
+    # A league's snapshot ranks in Redis were built for an older snapshot (or never): the league wants a rebuild.
+    snapshot_stale: bool = False
 
 
 # --- public selectors ---------------------------------------------------------
@@ -246,59 +248,29 @@ if #entries > 0 then
   if ARGV[3] == 't' then
     snap = redis.call('HMGET', KEYS[6], unpack(members))
   elseif ARGV[3] == 'l' then
-    snap = league_snapshot_ranks(members)
+    -- The league's ranks at the tournament's latest snapshot, or false: not built for it (yet).
+    if redis.call('HGET', KEYS[7], '@') == redis.call('HGET', KEYS[6], '@') then
+      snap = redis.call('HMGET', KEYS[7], unpack(members))
+    else
+      snap = false
+    end
   end
 end
 local meta = redis.call('HMGET', KEYS[2], 'v', 'at', 'n')
 return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start, names, outcomes, meta[3] or '', snap}
-"""
-# A league's rank at the latest snapshot: 1 + the league members whose recorded
-# board score (points, exact hits) is higher. Every member's recorded score is
-# read (in chunks: unpack takes a few thousand values at most), sorted once,
-# and each listed member's count found by bisection.
-_LEAGUE_SNAPSHOT_LUA = """
-local function recorded_score(value)
-  return tonumber(string.match(value, ':(-?%d+)$'))
-end
-local function league_snapshot_ranks(members)
-  local everyone = redis.call('ZRANGE', KEYS[1], 0, -1)
-  local scores = {}
-  for i = 1, #everyone, 4000 do
-    local values = redis.call('HMGET', KEYS[6], unpack(everyone, i, math.min(i + 3999, #everyone)))
-    for j = 1, #values do
-      if values[j] then scores[#scores + 1] = recorded_score(values[j]) end
-    end
-  end
-  table.sort(scores, function(a, b) return a > b end)
-  local listed = redis.call('HMGET', KEYS[6], unpack(members))
-  local ranks = {}
-  for k = 1, #members do
-    if listed[k] then
-      local score, lo, hi = recorded_score(listed[k]), 1, #scores + 1
-      while lo < hi do
-        local mid = math.floor((lo + hi) / 2)
-        if scores[mid] > score then lo = mid + 1 else hi = mid end
-      end
-      ranks[k] = lo
-    else
-      ranks[k] = false
-    end
-  end
-  return ranks
-end
 """
 # Before any row: a board is read from Redis once the tournament's sets and
 # its snapshot hash are built (the hash exists even before the first snapshot).
 _READY_LUA = """
 if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[6]) == 0 then return {0} end
 """
-_PAGE_LUA = _LEAGUE_SNAPSHOT_LUA + _READY_LUA + """
+_PAGE_LUA = _READY_LUA + """
 local entries = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
 local ahead = 0
 if #entries > 0 then ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2]) end
 local start = tonumber(ARGV[1])
 """ + _DETAILS_LUA
-_AROUND_LUA = _LEAGUE_SNAPSHOT_LUA + _READY_LUA + """
+_AROUND_LUA = _READY_LUA + """
 local position = redis.call('ZRANK', KEYS[1], ARGV[1])
 if not position then return {1, -1} end
 local around = tonumber(ARGV[2])
@@ -322,7 +294,7 @@ def _redis_read(target: BoardKey, read) -> tuple:
             return None, True
         found = read(client)
         # None: never built, or lost with Redis; the database answers until a rebuild.
-        return found, found is None
+        return found, found is None or bool(getattr(found, "snapshot_stale", False))
     except RedisError as exc:
         redis_failed(exc)
         return None, False
@@ -375,17 +347,18 @@ def _scripted(reply) -> _Read | None:
         names={member_id: name.decode() for member_id, name in zip(ids, names) if name is not None},
         generation=generation.decode(),
         snapshot_ranks=_snapshot_ranks_scripted(ids, snap),
+        snapshot_stale=snap is None,
     )
 
 
-def _snapshot_ranks_scripted(ids: list[int], snap: list) -> dict[int, int]:
-    """The script's snapshot answer: "rank:score" per member (tournament), a league rank, or nothing (round)."""
-    ranks = {}
-    for member_id, value in zip(ids, snap):
-        if value is None:
-            continue
-        ranks[member_id] = int(value) if isinstance(value, int) else int(value.partition(b":")[0])
-    return ranks
+def _snapshot_ranks_scripted(ids: list[int], snap: list | None) -> dict[int, int] | None:
+    """The script's snapshot answer: "rank:score" (tournament) or a league rank per member, nothing on a
+    round table; None when the league's ranks are not built for the latest snapshot."""
+    if snap is None:
+        return None
+    return {
+        member_id: int(value.partition(b":")[0]) for member_id, value in zip(ids, snap) if value is not None
+    }
 
 
 def _board_keys(target: BoardKey) -> list[str]:
@@ -396,11 +369,13 @@ def _board_keys(target: BoardKey) -> list[str]:
         names_key(target.tournament),
         outcome_key(target),
         snapshot_key(target.tournament),
+        # A league's own ranks at the snapshot; other boards read none (the key is never touched).
+        league_snapshot_key(target) if target.kind == LEAGUE else snapshot_key(target.tournament),
     ]
 
 
-# What the scripts read for rank_delta: the recorded rank (tournament), a league
-# rank from the recorded totals (league), nothing (a round table has no snapshot).
+# What the scripts read for rank_delta: the recorded rank (tournament), the league's
+# rank computed when its set was built (league), nothing (a round table has no snapshot).
 _SNAPSHOT_MODE = {TOURNAMENT: "t", LEAGUE: "l", ROUND: ""}
 
 

@@ -7,8 +7,15 @@ snapshot's id, "0" before the first one: the hash exists once built, so a
 read tells "no snapshot yet" from "not built" (then it answers from the
 database and asks for a rebuild).
 
+A league's ranks at the snapshot are kept apart (`lb:{t:ID}:l:LEAGUE:snap`,
+member -> league rank, "@" -> the snapshot's id), built with the league's set
+(`projection_write`) and dropped with it: a read then looks up the listed
+members only, whatever the league's size. A new snapshot makes every league's
+hash stale ("@" differs); the next read of a league answers its deltas from
+the database and has the league rebuilt.
+
 Call holding the tournament lock, like every other projection writer: the
-snapshot's version bump and the hash land in commit order.
+snapshot's version bump and the hashes land in commit order.
 """
 
 from collections.abc import Iterator
@@ -17,9 +24,16 @@ from datetime import datetime
 import redis
 from django.db import connection, transaction
 
-from apps.leaderboards.boards.keys import SNAPSHOT_ID_FIELD, member_field, meta_key, snapshot_key
+from apps.leaderboards.boards.keys import (
+    SNAPSHOT_ID_FIELD,
+    BoardKey,
+    league_snapshot_key,
+    member_field,
+    meta_key,
+    snapshot_key,
+)
 from apps.leaderboards.boards.ranking import board_score_sql
-from apps.leaderboards.boards.snapshots.selectors import snapshot_latest_id
+from apps.leaderboards.boards.snapshots.selectors import league_snapshot_ranks, snapshot_latest_id
 from apps.leaderboards.models import RankSnapshotRow
 
 # Fields per HSET: Redis runs one command at a time, so a read waits behind at most one.
@@ -86,3 +100,23 @@ def snapshot_projection_fill(
         pipe.hset(meta_key(tournament_id), mapping=meta)
     pipe.execute()
     return written
+
+
+def league_snapshot_fill(*, tournament_id: int, league_id: int, client: redis.Redis) -> int:
+    """Write one league's ranks at the latest snapshot afresh and swap them in; returns the members written."""
+    key = league_snapshot_key(BoardKey.of_league(league_id, tournament_id))
+    temporary = f"{key}:fill"
+    snapshot_id = snapshot_latest_id(tournament_id=tournament_id)
+    ranks = league_snapshot_ranks(league_id=league_id, snapshot_id=snapshot_id) if snapshot_id else {}
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(temporary)
+    fields = list(ranks.items())
+    for start in range(0, len(fields), HSET_CHUNK):
+        args: list = []
+        for member_id, rank in fields[start : start + HSET_CHUNK]:
+            args += (member_field(member_id), rank)
+        pipe.execute_command("HSET", temporary, *args)
+    pipe.hset(temporary, SNAPSHOT_ID_FIELD, snapshot_id or 0)
+    pipe.rename(temporary, key)
+    pipe.execute()
+    return len(fields)

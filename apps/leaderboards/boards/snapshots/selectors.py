@@ -47,6 +47,15 @@ def snapshot_ranks(*, board: BoardKey, member_ids: Iterable[int]) -> dict[int, i
     snapshot_id = snapshot_latest_id(tournament_id=board.tournament)
     if snapshot_id is None:
         return {}
+    return league_snapshot_ranks(league_id=board.id, snapshot_id=snapshot_id, member_ids=ids)
+
+
+def league_snapshot_ranks(*, league_id: int, snapshot_id: int, member_ids: list[int] | None = None) -> dict[int, int]:
+    """member id -> league rank at the snapshot: the league's members ranked by their recorded totals.
+
+    Members absent from the snapshot neither get a rank nor count. All the
+    league's members, or only `member_ids` (ranked among all of them).
+    """
     rows = RankSnapshotRow._meta.db_table
     memberships = LeagueMembership._meta.db_table
     # Each league member's row is a primary-key lookup (member, snapshot).
@@ -54,13 +63,16 @@ def snapshot_ranks(*, board: BoardKey, member_ids: Iterable[int]) -> dict[int, i
         f"SELECT member_id, league_rank FROM ("
         f"SELECT r.member_id, {rank_sql('r')} AS league_rank FROM {memberships} lm "
         f"JOIN {rows} r ON r.member_id = lm.member_id AND r.snapshot_id = %s WHERE lm.league_id = %s"
-        f") ranked WHERE member_id = ANY(%s)"
+        f") ranked"
     )
-    if connection.vendor != "postgresql":
-        sql = sql.replace("= ANY(%s)", "IN (" + ", ".join(["%s"] * len(ids)) + ")")
-        params = [snapshot_id, board.id, *ids]
-    else:
-        params = [snapshot_id, board.id, ids]
+    params: list = [snapshot_id, league_id]
+    if member_ids is not None:
+        if connection.vendor == "postgresql":
+            sql += " WHERE member_id = ANY(%s)"
+            params.append(list(member_ids))
+        else:
+            sql += " WHERE member_id IN (" + ", ".join(["%s"] * len(member_ids)) + ")"
+            params += list(member_ids)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {member_id: rank for member_id, rank in cursor.fetchall()}
