@@ -4,7 +4,8 @@ beat, the staff endpoint."""
 from datetime import datetime, timezone as dt_timezone
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.models import AuditEntry
@@ -13,6 +14,7 @@ from apps.leaderboards.boards.keys import SNAPSHOT_ID_FIELD, snapshot_key
 from apps.leaderboards.boards.projection_read import redis_client
 from apps.leaderboards.boards.ranking import Entry, rank_entries
 from apps.leaderboards.boards.signals import boards_changed
+from apps.leaderboards.boards.snapshots import record
 from apps.leaderboards.boards.snapshots.record import snapshot_record
 from apps.leaderboards.boards.snapshots.tasks import rank_snapshots_daily
 from apps.leaderboards.models import BoardState, RankSnapshot, RankSnapshotRow, Standing
@@ -233,12 +235,19 @@ def test_the_daily_beat_records_once_per_local_day_and_not_for_a_finished_tourna
     assert not RankSnapshot.objects.filter(tournament=finished).exists()
 
 
-def test_a_second_daily_snapshot_of_the_same_day_is_refused_by_the_database(cup):
+def test_a_second_daily_snapshot_of_the_same_day_is_not_recorded_and_the_database_refuses_one(cup, monkeypatch):
     tournament, _, _ = cup
     day = datetime(2026, 6, 2).date()
     assert snapshot_record(tournament_id=tournament.id, trigger=RankSnapshot.Trigger.DAILY, local_date=day)
     assert snapshot_record(tournament_id=tournament.id, trigger=RankSnapshot.Trigger.DAILY, local_date=day) is None
+    # A job that passed the first check while another recorded the day: the unique constraint keeps one.
+    monkeypatch.setattr(record, "_daily_recorded", lambda tournament_id, local_date: False)
+    assert snapshot_record(tournament_id=tournament.id, trigger=RankSnapshot.Trigger.DAILY, local_date=day) is None
     assert RankSnapshot.objects.filter(tournament=tournament).count() == 1
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RankSnapshot.objects.create(
+            tournament=tournament, as_of=timezone.now(), local_date=day, trigger=RankSnapshot.Trigger.DAILY
+        )
     # Staff snapshots are never limited.
     assert snapshot_record(tournament_id=tournament.id, trigger=RankSnapshot.Trigger.STAFF)
 

@@ -10,7 +10,7 @@ settlement batch's writes (see `locks`). A settlement waits for the snapshot
 """
 
 import logging
-from datetime import date, datetime
+from datetime import date
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -45,9 +45,7 @@ def _insert_rows_sql() -> str:
     )
 
 
-def snapshot_record(
-    *, tournament_id: int, trigger: str, local_date: date | None = None, now: datetime | None = None
-) -> RankSnapshot | None:
+def snapshot_record(*, tournament_id: int, trigger: str, local_date: date | None = None) -> RankSnapshot | None:
     """Record the tournament's ranks now; None when its daily snapshot of `local_date` exists already.
 
     One transaction writes the snapshot, its rows (one INSERT ... SELECT with
@@ -57,16 +55,19 @@ def snapshot_record(
     latest ranks is swapped in with the new version. Raises TournamentBusy
     when the lock stays taken (the job retries).
     """
+    if local_date is not None and _daily_recorded(tournament_id, local_date):
+        # Checked before waiting for the lock too: a late job of a recorded day does not queue behind a settlement.
+        return None
     with tournament_lock(tournament_id=tournament_id):
         with transaction.atomic():
-            as_of = now or timezone.now()
+            as_of = timezone.now()
             try:
                 with transaction.atomic():
                     snapshot = RankSnapshot.objects.create(
                         tournament_id=tournament_id, as_of=as_of, local_date=local_date, trigger=trigger
                     )
             except IntegrityError:
-                # Two beats raced for the same day: the first one recorded it.
+                # Two jobs raced for the same day: the first one recorded it.
                 logger.info("daily rank snapshot of tournament %s for %s exists", tournament_id, local_date)
                 return None
             with connection.cursor() as cursor:
@@ -96,3 +97,9 @@ def snapshot_record(
         + [BoardKey.of_league(league_id, tournament_id) for league_id in league_ids]
     )
     return snapshot
+
+
+def _daily_recorded(tournament_id: int, local_date: date) -> bool:
+    return RankSnapshot.objects.filter(
+        tournament_id=tournament_id, trigger=RankSnapshot.Trigger.DAILY, local_date=local_date
+    ).exists()
