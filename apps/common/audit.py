@@ -39,6 +39,7 @@ class Action:
     LEAGUE_CODE_ROTATED = "league_code_rotated"
     LEAGUE_MEMBER_REMOVED = "league_member_removed"
     SCORE_ACTION_CHANGED = "score_action_changed"
+    RANK_SNAPSHOT_REQUESTED = "rank_snapshot_requested"
 
     ALL = (
         RESULT_CHANGED,
@@ -52,6 +53,7 @@ class Action:
         LEAGUE_CODE_ROTATED,
         LEAGUE_MEMBER_REMOVED,
         SCORE_ACTION_CHANGED,
+        RANK_SNAPSHOT_REQUESTED,
     )
 
 

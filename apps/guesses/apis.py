@@ -5,17 +5,20 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from apps.common.pagination import DeepListPagination, LimitOffsetPagination, paginated_response
 from apps.common.serializers import query_validated
+from apps.common.throttles import OneTripUserRateThrottle
 from apps.guesses.selectors import guess_get, guess_list_for_member
 from apps.guesses.serializers import (
     GuessInputSerializer,
     GuessOutputSerializer,
+    GuessSummaryOutputSerializer,
     MatchGuessOutputSerializer,
     MyGuessFilterSerializer,
 )
-from apps.guesses.services import guess_submit, guesses_reveal
+from apps.guesses.services import guess_submit, guesses_reveal, guesses_summary
 
 
 class MatchGuessApi(APIView):
@@ -68,6 +71,27 @@ class MatchGuessListApi(APIView):
         return paginated_response(
             queryset=guesses, serializer_class=MatchGuessOutputSerializer, request=request, view=self
         )
+
+
+class MatchGuessSummaryApi(APIView):
+    permission_classes = [IsAuthenticated]
+    # Served from the cache once counted: no member row is read per request.
+    authentication_classes = [JWTStatelessUserAuthentication]
+    throttle_classes = [OneTripUserRateThrottle]
+
+    @extend_schema(
+        operation_id="matches_guesses_summary",
+        description="How everyone guessed a match whose guess window has closed, counted once. Like the list of "
+        "guesses, reading it closes the window for good.",
+        responses={
+            200: GuessSummaryOutputSerializer,
+            403: OpenApiResponse(description="match_not_locked: guesses are hidden until the match locks."),
+            404: OpenApiResponse(description="match_not_found"),
+        },
+    )
+    def get(self, request, match_id: int):
+        summary = guesses_summary(match_id=match_id, now=timezone.now())
+        return Response(GuessSummaryOutputSerializer(summary).data)
 
 
 class MyGuessListApi(APIView):

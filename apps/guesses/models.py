@@ -35,3 +35,26 @@ class Guess(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.home_goals}-{self.away_goals} on match {self.match_id}"
+
+
+class GuessSummary(models.Model):
+    """How everyone guessed one match, counted once its guesses were shown (API.md "guesses/summary").
+
+    Counted after the match's reveal is recorded, when its guess window is
+    closed for good (`matches.services.match_guesses_reveal`), so the guesses
+    it counts no longer change: it is never counted again. Served from the
+    cache; this row is what a cache that lost it reads back.
+    """
+
+    match = models.OneToOneField("matches.Match", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    total = models.PositiveIntegerField()
+    home_win = models.PositiveIntegerField()
+    draw = models.PositiveIntegerField()
+    away_win = models.PositiveIntegerField()
+    jokers = models.PositiveIntegerField()
+    # [{home_goals, away_goals, count}], the most guessed first.
+    top_scores = models.JSONField(default=list)
+    counted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.total} guesses on match {self.match_id}"

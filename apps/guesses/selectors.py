@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import BooleanField, ExpressionWrapper, QuerySet, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Value
 
 from apps.common.errors import Forbidden, NotFound
-from apps.guesses.models import Guess
+from apps.guesses.models import Guess, GuessSummary
 from apps.guesses.scoring import ScoringRules, score_guess
 from apps.matches.models import Match
 from apps.matches.selectors import guess_window_open, match_get, match_scored_q
@@ -90,3 +90,46 @@ def guess_list_for_match(*, match_id: int, now: datetime) -> QuerySet[Guess]:
         .annotate(settled=Value(settled, output_field=BooleanField()))
         .order_by("member_id")
     )
+
+
+# --- how everyone guessed -------------------------------------------------------
+TOP_SCORES = 10
+SUMMARY_FIELDS = ("total", "home_win", "draw", "away_win", "jokers", "top_scores")
+
+
+def _jokers_in_group():
+    """Jokers among a group of guesses: the one place they are counted."""
+    return Count("pk", filter=Q(joker=True))
+
+
+def guess_summary_count(*, match_id: int) -> dict:
+    """How everyone guessed the match: {total, home_win, draw, away_win, jokers, top_scores}.
+
+    One aggregate query, grouped by score (a few hundred groups at most,
+    whatever the number of guesses); outcomes, jokers and the 10 most guessed
+    scores are added up from the groups. Ties in `top_scores` list by home
+    goals, then away goals, ascending.
+    """
+    groups = list(
+        Guess.objects.filter(match_id=match_id)
+        .values("home_goals", "away_goals")
+        .annotate(count=Count("pk"), jokers=_jokers_in_group())
+        .order_by()
+    )
+    summary = {"total": 0, "home_win": 0, "draw": 0, "away_win": 0, "jokers": 0}
+    for group in groups:
+        home, away, count = group["home_goals"], group["away_goals"], group["count"]
+        summary["total"] += count
+        summary["jokers"] += group["jokers"]
+        summary["home_win" if home > away else "away_win" if home < away else "draw"] += count
+    groups.sort(key=lambda group: (-group["count"], group["home_goals"], group["away_goals"]))
+    summary["top_scores"] = [
+        {"home_goals": group["home_goals"], "away_goals": group["away_goals"], "count": group["count"]}
+        for group in groups[:TOP_SCORES]
+    ]
+    return summary
+
+
+def guess_summary_stored(*, match_id: int) -> dict | None:
+    """The summary counted earlier for the match, None when it has not been counted."""
+    return GuessSummary.objects.filter(match_id=match_id).values(*SUMMARY_FIELDS).first()

@@ -53,3 +53,20 @@ class MatchGuessOutputSerializer(GuessOutputSerializer):
 class MyGuessFilterSerializer(serializers.Serializer):
     tournament = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     round = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+class TopScoreSerializer(serializers.Serializer):
+    home_goals = serializers.IntegerField()
+    away_goals = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
+class GuessSummaryOutputSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Guesses on the match.")
+    home_win = serializers.IntegerField(help_text="Guesses of a home win.")
+    draw = serializers.IntegerField()
+    away_win = serializers.IntegerField()
+    jokers = serializers.IntegerField(help_text="Guesses carrying the round's joker.")
+    top_scores = TopScoreSerializer(
+        many=True, help_text="The 10 most guessed scores, most guessed first; ties by home goals, then away goals."
+    )

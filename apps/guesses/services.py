@@ -1,18 +1,22 @@
 """Writes about guesses."""
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.common.errors import Conflict
-from apps.guesses.models import Guess
-from apps.guesses.selectors import guess_list_for_match
+from apps.common.errors import Conflict, Forbidden
+from apps.guesses.models import Guess, GuessSummary
+from apps.guesses.selectors import guess_list_for_match, guess_summary_count, guess_summary_stored
 from apps.matches.models import Match
 from apps.matches.selectors import guess_window_open, match_get
 from apps.matches.services import match_guesses_reveal, participation_join
 from apps.members.models import Member
+
+logger = logging.getLogger(__name__)
 
 
 def guess_submit(
@@ -113,3 +117,59 @@ def guesses_reveal(*, match_id: int, now: datetime) -> QuerySet[Guess]:
     guesses = guess_list_for_match(match_id=match_id, now=now)
     match_guesses_reveal(match_id=match_id, now=now)
     return guesses
+
+
+def _summary_cache_key(match_id: int) -> str:
+    return f"guesses:summary:{match_id}"
+
+
+# A guess request that found the window open just before the reveal may still
+# be committing: a count this soon after the reveal is served but not kept.
+SUMMARY_SETTLE_SECONDS = 5
+
+
+def guesses_summary(*, match_id: int, now: datetime) -> dict:
+    """How everyone guessed a locked match; Forbidden("match_not_locked") while its window is open.
+
+    Counted once: a read after the lock records the reveal (the window never
+    reopens, so the guesses no longer change), counts them with one aggregate
+    query and, from SUMMARY_SETTLE_SECONDS after the reveal, stores the result
+    in a `GuessSummary` row and in the cache with no expiry. Later reads are
+    served from the cache without touching the database; a cache that lost the
+    entry (evicted, flushed) is refilled from the row, never by counting again.
+    NotFound for an unknown match.
+    """
+    key = _summary_cache_key(match_id)
+    summary = _cache_get(key)
+    if summary is not None:
+        return summary
+    summary = guess_summary_stored(match_id=match_id)
+    if summary is None:
+        match = match_get(match_id=match_id)
+        if guess_window_open(match=match, now=now):
+            raise Forbidden("match_not_locked", "How everyone guessed is shown once the match is locked.")
+        # Committed before counting: no guess can change once anyone may see the counts.
+        match_guesses_reveal(match_id=match.pk, now=now)
+        revealed_at = match_get(match_id=match.pk).guesses_revealed_at
+        summary = guess_summary_count(match_id=match.pk)
+        if now - revealed_at < timedelta(seconds=SUMMARY_SETTLE_SECONDS):
+            return summary
+        # Two first readers may count at once: the same guesses give the same counts, the first row stays.
+        GuessSummary.objects.get_or_create(match_id=match.pk, defaults=summary)
+    _cache_set(key, summary)
+    return summary
+
+
+def _cache_get(key: str) -> dict | None:
+    try:
+        return cache.get(key)
+    except Exception as exc:  # the cache is Redis: when it is away the stored row answers
+        logger.warning("guess summary cache unavailable: %s", exc)
+        return None
+
+
+def _cache_set(key: str, summary: dict) -> None:
+    try:
+        cache.set(key, summary, timeout=None)
+    except Exception as exc:  # only the cache is lost; the row answers the next read
+        logger.warning("guess summary cache unavailable: %s", exc)

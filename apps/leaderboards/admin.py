@@ -6,7 +6,8 @@ from apps.common.audit import Action, audit_record
 from apps.common.errors import ApplicationError
 from apps.leaderboards.boards.projection_read import projection_enabled
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
-from apps.leaderboards.models import BoardState, ScoreAction, ScoreActionAward, SettlementRequest
+from apps.leaderboards.boards.snapshots.operations import snapshot_request
+from apps.leaderboards.models import BoardState, RankSnapshot, ScoreAction, ScoreActionAward, SettlementRequest
 from apps.leaderboards.settlement.operations import match_settle_now, settlement_request_retry
 from apps.matches.models import Tournament
 
@@ -169,4 +170,31 @@ def rebuild_leaderboard(modeladmin, request, queryset):
     _rebuild(modeladmin, request, list(queryset.values_list("pk", flat=True)))
 
 
-model_admin_extend(Tournament, actions=[rebuild_leaderboard])
+@admin.action(description="Record a rank snapshot now", permissions=["change"])
+def record_rank_snapshot(modeladmin, request, queryset):
+    tournament_ids = list(queryset.values_list("pk", flat=True))
+    for tournament_id in tournament_ids:
+        snapshot_request(tournament_id=tournament_id, actor=request.user)
+    modeladmin.message_user(
+        request, f"Queued a rank snapshot of {len(tournament_ids)} tournament(s).", messages.SUCCESS
+    )
+
+
+@admin.register(RankSnapshot)
+class RankSnapshotAdmin(admin.ModelAdmin):
+    """Recorded rank snapshots (daily at 00:00 in each tournament's time zone, and staff's)."""
+
+    list_display = ("tournament", "as_of", "local_date", "trigger", "total")
+    list_filter = ("trigger", "tournament")
+    list_select_related = ("tournament",)
+    ordering = ("-as_of",)
+    readonly_fields = ("tournament", "as_of", "local_date", "trigger", "total")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+model_admin_extend(Tournament, actions=[rebuild_leaderboard, record_rank_snapshot])

@@ -241,3 +241,67 @@ class ScoreActionAward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id} for {self.member_id}"
+
+
+class RankSnapshot(models.Model):
+    """The ranks of a tournament's board recorded at one moment (SCORING.md "Rank snapshots and history").
+
+    Written with its rows in one transaction (`boards.snapshots.record`), so a
+    snapshot that exists is complete. A daily snapshot carries the local date
+    (in the tournament's time zone) it stands for: the partial unique
+    constraint makes a second daily snapshot of the same day impossible,
+    however many beats race for it. Staff snapshots carry no date.
+    """
+
+    class Trigger(models.TextChoices):
+        DAILY = "daily", "Daily (00:00 in the tournament's time zone)"
+        STAFF = "staff", "Asked for by staff"
+
+    tournament = models.ForeignKey("matches.Tournament", on_delete=models.CASCADE, related_name="+", db_index=False)
+    as_of = models.DateTimeField(help_text="When the ranks were read.")
+    local_date = models.DateField(null=True, blank=True, help_text="The tournament's local day (daily snapshots).")
+    trigger = models.CharField(max_length=8, choices=Trigger.choices)
+    total = models.PositiveIntegerField(default=0, help_text="Participants ranked.")
+
+    class Meta:
+        ordering = ["tournament_id", "as_of", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tournament", "local_date"],
+                condition=models.Q(trigger="daily"),
+                name="rank_snapshot_one_daily_per_day",
+            ),
+        ]
+        # "The latest snapshot of a tournament" and the history's snapshot list.
+        indexes = [models.Index(fields=["tournament", "as_of"], name="rank_snapshot_tournament")]
+
+    def __str__(self) -> str:
+        return f"tournament {self.tournament_id} ranks at {self.as_of:%Y-%m-%d %H:%M}"
+
+
+class RankSnapshotRow(models.Model):
+    """One member's rank and totals in one snapshot: 1M rows per snapshot of a World Cup.
+
+    Kept narrow (two keys, three integers). The key is (member, snapshot):
+    a member's history is one index range, and a board page looks up its
+    members' rows by the full key. Rows are derived data written in one
+    INSERT ... SELECT from the standings, so no foreign key is checked per row
+    (a million trigger calls would cost more than the insert); deletes still
+    cascade through the ORM. On PostgreSQL a BRIN index on `snapshot_id`
+    (migration 0011) finds one snapshot's rows, which sit together in the heap
+    because they are appended in one statement and never updated.
+    """
+
+    pk = models.CompositePrimaryKey("member", "snapshot")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    snapshot = models.ForeignKey(
+        RankSnapshot, on_delete=models.CASCADE, related_name="rows", db_index=False, db_constraint=False
+    )
+    rank = models.IntegerField()
+    points = models.IntegerField()
+    exact_hits = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: rank {self.rank} in snapshot {self.snapshot_id}"

@@ -227,6 +227,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=env.int("INGESTION_FIXTURES_POLL_HOURS", default=6)),
         "options": {"queue": "ingestion"},
     },
+    # Records each running tournament's ranks once per local day, within one beat of 00:00 in its time zone.
+    "rank-snapshots-daily": {
+        "task": "apps.leaderboards.tasks.rank_snapshots_daily",
+        "schedule": timedelta(seconds=env.int("RANK_SNAPSHOT_BEAT_SECONDS", default=600)),
+        "options": {"queue": "settlement", "expires": 300},
+    },
     "settlement-sweep": {
         "task": "apps.leaderboards.tasks.settlement_sweep",
         "schedule": timedelta(seconds=SETTLEMENT_SWEEP_SECONDS),

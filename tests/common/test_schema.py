@@ -60,6 +60,7 @@ def _schema(tmp_path) -> dict:
 UNTHROTTLED = {
     "/api/v1/tournaments/{tournament_id}/leaderboard",
     "/api/v1/tournaments/{tournament_id}/members/{member_id}/stats",
+    "/api/v1/tournaments/{tournament_id}/members/{member_id}/history",
 }
 
 

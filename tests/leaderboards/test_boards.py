@@ -85,6 +85,7 @@ def test_rows_carry_points_hits_and_display_names(table, path):
         "exact_hits": 0,
         "outcome_hits": 6,
         "live_points": 0,
+        "rank_delta": None,  # no snapshot yet
     }
 
 

@@ -1,4 +1,5 @@
-"""Boards: board names, ranking rules, the Redis projection (read and write halves) and board reads.
+"""Boards: board names, ranking rules, the Redis projection (read and write halves), board reads and rank
+snapshots (`snapshots`).
 
 Imports neither `settlement` nor `live`; they import it.
 """

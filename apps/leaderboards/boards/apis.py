@@ -14,8 +14,9 @@ from django.http import HttpResponse, QueryDict
 from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,9 +42,13 @@ from apps.leaderboards.boards.serializers import (
     LeaderboardPreviewOutputSerializer,
     LeaderboardSearchInputSerializer,
     LeaderboardSearchOutputSerializer,
+    MemberHistoryEntrySerializer,
     MemberStatsOutputSerializer,
+    SnapshotJobOutputSerializer,
     TournamentLeaderboardInputSerializer,
 )
+from apps.leaderboards.boards.snapshots.operations import snapshot_request
+from apps.leaderboards.boards.snapshots.selectors import member_history
 from apps.leaderboards.boards.read_cache import read_cache_fill
 from apps.leaderboards.boards.services import board_projection_repair
 from apps.leaderboards.boards.social import (
@@ -427,3 +432,44 @@ class MemberStatsApi(APIView):
             MemberStatsOutputSerializer(stats).data,
             headers={SOURCE_HEADER: source, "Cache-Control": _public_cache_control()},
         )
+
+
+class MemberHistoryApi(APIView):
+    """A member's rank at each rank snapshot: public, like the member's stats and the tournament boards."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+
+    @extend_schema(
+        operation_id="tournaments_member_history",
+        responses={
+            200: MemberHistoryEntrySerializer(many=True),
+            404: OpenApiResponse(description="tournament_not_found, or not_participating: the member does not take part."),
+        },
+    )
+    def get(self, request, tournament_id: int, member_id: int):
+        pages.tournament_known(tournament_id=tournament_id)
+        history = member_history(tournament_id=tournament_id, member_id=member_id)
+        return Response(
+            MemberHistoryEntrySerializer(history, many=True).data,
+            headers={"Cache-Control": _public_cache_control()},
+        )
+
+
+class TournamentSnapshotApi(APIView):
+    """Staff: record a rank snapshot of the tournament now (a job; audited)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="admin_tournaments_snapshot",
+        request=None,
+        responses={
+            202: SnapshotJobOutputSerializer,
+            404: OpenApiResponse(description="tournament_not_found"),
+        },
+    )
+    def post(self, request, tournament_id: int):
+        job_id = snapshot_request(tournament_id=tournament_id, actor=request.user)
+        return Response({"job_id": job_id}, status=status.HTTP_202_ACCEPTED)

@@ -20,6 +20,10 @@ Redis Cluster slot (one script can read a set and its version):
     lb:{t:7}:r:3:d      the same for round 3
     lb:{t:7}:stats      hash: member -> "v|written at|member stats JSON"
     lb:{t:7}:owed       set of member ids whose new total the boards still owe (score actions)
+    lb:{t:7}:snap       hash: member -> "rank:board score" at the latest rank snapshot, and
+                        "@" -> that snapshot's id ("0": none yet; the hash exists once built)
+    lb:{t:7}:l:42:snap  hash: member -> league rank at a snapshot, "@" -> that snapshot's id
+                        (built with the league's set; stale once "@" differs from the tournament's)
 """
 
 from __future__ import annotations
@@ -133,6 +137,17 @@ owed_key = _tournament_part("owed")
 owed_flush_queued_key = _tournament_part("owed-queued")
 # Present while a job that applies the tournament's pending score awards is queued.
 awards_queued_key = _tournament_part("awards-queued")
+# The latest rank snapshot's ranks and totals (`snapshots.projection`).
+snapshot_key = _tournament_part("snap")
+# The field of `snapshot_key` naming the snapshot it holds.
+SNAPSHOT_ID_FIELD = b"@"
+
+
+def league_snapshot_key(board: BoardKey) -> str:
+    """A league's ranks at the latest snapshot, computed from the snapshot's totals of its members."""
+    if board.kind != LEAGUE:
+        raise ValueError(f"{board} is not a league")
+    return f"{board.redis_key}:snap"
 
 
 def member_field(member_id: int) -> bytes:

@@ -24,6 +24,7 @@ from apps.leaderboards.boards import metrics
 from apps.leaderboards.boards.keys import (
     BoardKey,
     league_fingerprints_key,
+    league_snapshot_key,
     leagues_ready_key,
     member_field,
     meta_key,
@@ -43,6 +44,7 @@ from apps.leaderboards.boards.projection_read import (
     redis_failed,
     zscore,
 )
+from apps.leaderboards.boards.snapshots.projection import league_snapshot_fill, snapshot_projection_fill
 from apps.leaderboards.models import ROUND_EARNED_SQL, BoardState, RoundStanding, Standing
 from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import Round
@@ -223,6 +225,7 @@ def projection_league_invalidate(*, tournament_id: int, league_id: int) -> None:
         pipe.srem(leagues_ready_key(tournament_id), league_id)
         pipe.hdel(league_fingerprints_key(tournament_id), league_id)
         pipe.delete(BoardKey.of_league(league_id, tournament_id).redis_key)
+        pipe.delete(league_snapshot_key(BoardKey.of_league(league_id, tournament_id)))
         pipe.execute()
     except RedisError as exc:
         redis_failed(exc)
@@ -419,6 +422,16 @@ def projection_rebuild(*, tournament_id: int, progress: Callable[[int], None] | 
             client.hset(league_fingerprints_key(tournament_id), league_id, league_fingerprint(0, 0))
             client.sadd(leagues_ready_key(tournament_id), league_id)
         league_ids = sorted(league_ids)
+        # The latest snapshot's ranks, which the board scripts read with the rows (rank_delta). Leagues'
+        # are built on their next read (one query each), from the memberships as they are then.
+        snapshot_projection_fill(tournament_id=tournament_id, client=client)
+        for start in range(0, len(league_ids), ZADD_CHUNK):
+            client.delete(
+                *[
+                    league_snapshot_key(BoardKey.of_league(league_id, tournament_id))
+                    for league_id in league_ids[start : start + ZADD_CHUNK]
+                ]
+            )
         pipe = client.pipeline(transaction=True)
         pipe.hset(meta_key(tournament_id), mapping=_meta_of(state))
         # Cached names may have missed a rename while Redis was away: start them
@@ -447,6 +460,7 @@ def projection_league_build(*, tournament_id: int, league_id: int) -> bool:
         # Taken before the rows: a change in between makes the next read rebuild again.
         fingerprint = league_fingerprint_now(league_id=league_id)
         _fill_league(client, tournament_id=tournament_id, league_id=league_id)
+        league_snapshot_fill(tournament_id=tournament_id, league_id=league_id, client=client)
         client.hset(league_fingerprints_key(tournament_id), league_id, fingerprint)
         client.sadd(leagues_ready_key(tournament_id), league_id)
     return True

@@ -6,7 +6,7 @@ are listed by member id ascending.
 
 Every ordering in the project comes from here: the Python sort key, the Redis
 score (`board_score`), the SQL ORDER BY and "ahead of" predicate
-(`order_by_sql`, `ahead_sql`), and the ranks of a listed page (`ranks_listed`),
+(`order_by_sql`, `ahead_sql`), the SQL rank of a snapshot (`rank_sql`), and the ranks of a listed page (`ranks_listed`),
 which both the Redis and the database read paths use.
 """
 
@@ -52,6 +52,13 @@ def order_by_sql(alias: str = "", *, last_first: bool = False) -> str:
     )
 
 
+def rank_sql(alias: str = "") -> str:
+    """SQL window expression of a row's rank: RANK() numbers ties alike and skips after them ("1, 2, 2, 4"),
+    which is 1 + the rows strictly ahead."""
+    prefix = f"{alias}." if alias else ""
+    return "RANK() OVER (ORDER BY " + ", ".join(f"{prefix}{column} DESC" for column in RANK_COLUMNS) + ")"
+
+
 def ahead_sql(row: str, of: str) -> str:
     """SQL condition: the row `row` ranks strictly ahead of the row `of` (table aliases or %s lists)."""
     clauses = []
@@ -82,6 +89,12 @@ def ranks_listed(keys: Sequence[tuple], *, start: int, first_ahead: int) -> list
 def board_score(points: int, exact_hits: int) -> int:
     """One number that orders like (points, exact_hits); equal only when both are equal."""
     return points * EXACT_BASE + exact_hits
+
+
+def board_score_sql(alias: str = "") -> str:
+    """SQL of `board_score` over a row's columns (64-bit: points * EXACT_BASE overflows a 32-bit integer)."""
+    prefix = f"{alias}." if alias else ""
+    return f"CAST({prefix}points AS BIGINT) * {EXACT_BASE} + {prefix}exact_hits"
 
 
 def board_score_split(score: int) -> tuple[int, int]:

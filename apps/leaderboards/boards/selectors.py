@@ -21,6 +21,7 @@ from apps.common.errors import NotFound
 from apps.guesses.models import Guess
 from apps.leaderboards.boards.keys import LEAGUE, ROUND, TOURNAMENT, BoardKey, member_field, meta_key, ready_key
 from apps.leaderboards.boards.keys import league_fingerprints_key, leagues_ready_key, names_key, details_key, stats_key
+from apps.leaderboards.boards.keys import league_snapshot_key, snapshot_key
 from apps.leaderboards.boards.projection_read import (
     RedisError,
     redis_script,
@@ -31,6 +32,7 @@ from apps.leaderboards.boards.projection_read import (
     zscore_split,
 )
 from apps.leaderboards.boards.ranking import ahead_sql, order_by_sql, ranks_listed
+from apps.leaderboards.boards.snapshots.selectors import snapshot_ranks
 from apps.leaderboards.models import ROUND_EARNED_SQL, BoardState, RoundStanding, Standing
 from apps.leagues.models import LeagueMembership
 from apps.leagues.selectors import league_tournament_id
@@ -93,6 +95,10 @@ class _Read:
     names: dict | None = None  # member id -> display name, those found in the Redis name cache
     generation: str = ""  # the board's name generation (meta n) the Redis read saw
     live_matches: list | None = None  # the tournament's matches in play as the boards count them
+    # member id -> rank on this board at the latest rank snapshot; None: not read (`_finish` looks them up).
+    snapshot_ranks: dict | None = None
+    # A league's snapshot ranks in Redis were built for an older snapshot (or never): the league wants a rebuild.
+    snapshot_stale: bool = False
 
 
 # --- public selectors ---------------------------------------------------------
@@ -238,26 +244,40 @@ def settled_guess_count(*, tournament_id: int, member_id: int) -> int:
 # keys share the tournament's hash slot). Scores come back as strings; they
 # are integers well inside a double's exact range.
 _DETAILS_LUA = """
-local names, outcomes = {}, {}
+local names, outcomes, snap = {}, {}, {}
 if #entries > 0 then
   local members = {}
   for i = 1, #entries, 2 do members[#members + 1] = entries[i] end
   names = redis.call('HMGET', KEYS[4], unpack(members))
   outcomes = redis.call('HMGET', KEYS[5], unpack(members))
+  if KEYS[7] == KEYS[6] then
+    -- The tournament's ranks at its latest snapshot (a round table's rows ignore them).
+    snap = redis.call('HMGET', KEYS[6], unpack(members))
+  else
+    -- A league's ranks at the tournament's latest snapshot, or false: not built for it (yet).
+    if redis.call('HGET', KEYS[7], '@') == redis.call('HGET', KEYS[6], '@') then
+      snap = redis.call('HMGET', KEYS[7], unpack(members))
+    else
+      snap = false
+    end
+  end
 end
 local meta = redis.call('HMGET', KEYS[2], 'v', 'at', 'n', 'lm')
 return {1, redis.call('ZCARD', KEYS[1]), ahead, entries, meta[1] or '', meta[2] or '', start, names, outcomes, meta[3] or '',
-        meta[4] or ''}
+        meta[4] or '', snap}
 """
-_PAGE_LUA = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+# Before any row: a board is read from Redis once the tournament's sets and
+# its snapshot hash are built (the hash exists even before the first snapshot).
+_READY_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[6]) == 0 then return {0} end
+"""
+_PAGE_LUA = _READY_LUA + """
 local entries = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
 local ahead = 0
 if #entries > 0 then ahead = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. entries[2]) end
 local start = tonumber(ARGV[1])
 """ + _DETAILS_LUA
-_AROUND_LUA = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+_AROUND_LUA = _READY_LUA + """
 local position = redis.call('ZRANK', KEYS[1], ARGV[1])
 if not position then return {1, -1} end
 local around = tonumber(ARGV[2])
@@ -281,7 +301,7 @@ def _redis_read(target: BoardKey, read) -> tuple:
             return None, True
         found = read(client)
         # None: never built, or lost with Redis; the database answers until a rebuild.
-        return found, found is None
+        return found, found is None or bool(getattr(found, "snapshot_stale", False))
     except RedisError as exc:
         redis_failed(exc)
         return None, False
@@ -325,7 +345,7 @@ def _scripted(reply) -> _Read | None:
     a list of counts, one per entry (`social`'s scripts)."""
     if reply[0] == 0:
         return None
-    _, total, ahead, entries, version, as_of, start, names, outcomes, generation, live_matches = reply
+    _, total, ahead, entries, version, as_of, start, names, outcomes, generation, live_matches, snap = reply
     version = int(version or 0)
     ids = [int(entries[index]) for index in range(0, len(entries), 2)]
     return _Read(
@@ -340,6 +360,8 @@ def _scripted(reply) -> _Read | None:
         names={member_id: name.decode() for member_id, name in zip(ids, names) if name is not None},
         generation=generation.decode(),
         live_matches=json.loads(live_matches) if live_matches else [],
+        snapshot_ranks=_snapshot_ranks_scripted(ids, snap),
+        snapshot_stale=snap is None,
     )
 
 
@@ -358,6 +380,16 @@ def details_cached(ids: list[int], values: list, *, version: int) -> dict[int, t
     return cached
 
 
+def _snapshot_ranks_scripted(ids: list[int], snap: list | None) -> dict[int, int] | None:
+    """The script's snapshot answer: "rank:score" (tournament) or a league rank per member; None when the
+    league's ranks are not built for the latest snapshot."""
+    if snap is None:
+        return None
+    return {
+        member_id: int(value.partition(b":")[0]) for member_id, value in zip(ids, snap) if value is not None
+    }
+
+
 def _board_keys(target: BoardKey) -> list[str]:
     return [
         target.redis_key,
@@ -365,15 +397,22 @@ def _board_keys(target: BoardKey) -> list[str]:
         ready_key(target.tournament),
         names_key(target.tournament),
         details_key(target),
+        snapshot_key(target.tournament),
+        # A league's own ranks at the snapshot; any other board names the tournament's hash again (see
+        # `_DETAILS_LUA`: the two keys being equal is how the script tells a league from the rest).
+        league_snapshot_key(target) if target.kind == LEAGUE else snapshot_key(target.tournament),
     ]
 
 
+
 def _redis_page(client, target: BoardKey, offset: int, limit: int) -> _Read | None:
-    return _scripted(redis_script(client, _PAGE_LUA)(keys=_board_keys(target), args=[offset, offset + limit - 1]))
+    args = [offset, offset + limit - 1]
+    return _scripted(redis_script(client, _PAGE_LUA)(keys=_board_keys(target), args=args))
 
 
 def _redis_around(client, target: BoardKey, member_id: int, around: int):
-    reply = redis_script(client, _AROUND_LUA)(keys=_board_keys(target), args=[member_field(member_id), around])
+    args = [member_field(member_id), around]
+    reply = redis_script(client, _AROUND_LUA)(keys=_board_keys(target), args=args)
     if reply[0] == 1 and reply[1] == -1:
         return False
     return _scripted(reply)
@@ -530,6 +569,10 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
             details.setdefault(member_id, (outcome_hits, live_points))
         if found.source == SOURCE_REDIS and fetched:
             fill = DetailsFill(board=target, version=found.version, generation=found.generation, fetched=fetched)
+    # Only the tournament board is snapshotted: a round table's rows have no delta.
+    previous = {} if target.kind == ROUND else found.snapshot_ranks
+    if previous is None:
+        previous = snapshot_ranks(board=target, member_ids=ids)
     rows = [
         {
             "rank": rank,
@@ -538,6 +581,8 @@ def _finish(target: BoardKey, found: _Read, missing: bool) -> dict:
             "exact_hits": exact_hits,
             "outcome_hits": details.get(member_id, (0, 0))[0],
             "live_points": details.get(member_id, (0, 0))[1],
+            # SCORING.md: (rank at the latest snapshot) - (rank now); null when the member was not in it.
+            "rank_delta": previous[member_id] - rank if member_id in previous else None,
         }
         for rank, member_id, points, exact_hits in found.ranked
     ]

@@ -28,6 +28,11 @@ class LeaderboardRowSerializer(serializers.Serializer):
     exact_hits = serializers.IntegerField()
     outcome_hits = serializers.IntegerField()
     live_points = serializers.IntegerField(help_text="The part of `points` from matches in play.")
+    rank_delta = serializers.IntegerField(
+        allow_null=True,
+        help_text="Rank at the latest rank snapshot minus rank now (positive: climbed); null before the first "
+        "snapshot, for a member not in it, and on round tables (they have no snapshots).",
+    )
 
 
 class LiveMatchSerializer(serializers.Serializer):
@@ -111,3 +116,14 @@ class LeaderboardPreviewOutputSerializer(LiveFieldsSerializer):
     version = serializers.IntegerField()
     as_of = serializers.CharField()
     results = LeaderboardPreviewRowSerializer(many=True)
+
+
+class MemberHistoryEntrySerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(help_text="When the snapshot was taken.")
+    rank = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Participants ranked in that snapshot.")
+    points = serializers.IntegerField()
+
+
+class SnapshotJobOutputSerializer(serializers.Serializer):
+    job_id = serializers.CharField(help_text="The id of the job recording the snapshot (it appears in the audit entry).")

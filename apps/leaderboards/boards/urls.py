@@ -5,11 +5,13 @@ from apps.leaderboards.boards.apis import (
     LeagueLeaderboardMeApi,
     LeagueLeaderboardPreviewApi,
     LeagueLeaderboardSearchApi,
+    MemberHistoryApi,
     MemberStatsApi,
     TournamentLeaderboardApi,
     TournamentLeaderboardMeApi,
     TournamentLeaderboardPreviewApi,
     TournamentLeaderboardSearchApi,
+    TournamentSnapshotApi,
 )
 
 urlpatterns = [
@@ -46,4 +48,10 @@ urlpatterns = [
         MemberStatsApi.as_view(),
         name="tournament-member-stats",
     ),
+    path(
+        "tournaments/<int:tournament_id>/members/<int:member_id>/history",
+        MemberHistoryApi.as_view(),
+        name="tournament-member-history",
+    ),
+    path("admin/tournaments/<int:tournament_id>/snapshot", TournamentSnapshotApi.as_view(), name="admin-tournament-snapshot"),
 ]

@@ -204,6 +204,18 @@
     document.dispatchEvent(new CustomEvent("scoreboard:board", { detail: { board: state.board, version: state.version } }));
   }
 
+  // --- rank since the last snapshot (rank_delta: positive means climbed) ------
+
+  function sinceSnapshot(row) {
+    var delta = row.rank_delta;
+    if (delta === null || delta === undefined || delta === 0) return null;
+    var span = document.createElement("span");
+    span.className = "since " + (delta > 0 ? "up" : "down");
+    span.textContent = (delta > 0 ? "↑" : "↓") + Math.abs(delta);
+    span.title = (delta > 0 ? "up " : "down ") + Math.abs(delta) + " since the last daily ranking";
+    return span;
+  }
+
   // --- rendering -------------------------------------------------------------
 
   function cell(text, className) {
@@ -242,7 +254,10 @@
       }
       tr.appendChild(cell(row.rank, "num rank"));
       tr.appendChild(badge);
-      tr.appendChild(cell(row.member.display_name, "name"));
+      var name = cell(row.member.display_name, "name");
+      var since = sinceSnapshot(row);
+      if (since) name.appendChild(since);
+      tr.appendChild(name);
       tr.appendChild(cell(row.points, "num points"));
       tr.appendChild(cell(row.exact_hits, "num"));
       tr.appendChild(cell(row.outcome_hits, "num"));
