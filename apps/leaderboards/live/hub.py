@@ -23,6 +23,12 @@ Versions are the board's own version (it grows with every change of the
 board, also outside the top 10). An update carries `previous_version`, the
 version of the update published before it: a client whose version is lower
 missed one and reloads the snapshot.
+
+Members' own streams (`own_ranks`) watch every board their member is on
+through the same feeds: a board held for them is joined and registered like
+one held for its top 10, and each version the publisher announces (an
+`update`, or a `live.version` when the top 10 did not change) starts one
+batched read of the ranks of the members this process holds on the board.
 """
 
 from __future__ import annotations
@@ -43,8 +49,9 @@ from django.conf import settings
 from apps.leaderboards.boards.keys import TOURNAMENT, BoardKey
 from apps.leaderboards.boards.selectors import leaderboard_top
 from apps.leaderboards.live import registry
-from apps.leaderboards.live.access import Viewer, board_access_check, viewer_still_allowed
-from apps.leaderboards.live.frames import REVOKE_MESSAGE, UPDATE_MESSAGE, Frame, canonical
+from apps.leaderboards.live import own_ranks
+from apps.leaderboards.live.access import Viewer, board_access_check, member_stream_access, viewer_still_allowed
+from apps.leaderboards.live.frames import REVOKE_MESSAGE, UPDATE_MESSAGE, VERSION_MESSAGE, Frame, canonical
 from apps.leaderboards.live.metrics import LIVE_CLIENTS, LIVE_LAG, LIVE_SENT
 
 logger = logging.getLogger(__name__)
@@ -71,13 +78,21 @@ class LiveClient(Protocol):
 
 
 class _Feed:
-    __slots__ = ("clients", "state", "lock", "subscribed")
+    __slots__ = ("clients", "state", "lock", "subscribed", "ranks")
 
     def __init__(self):
         self.clients: set = set()
         self.state: Frame | None = None
         self.lock = asyncio.Lock()
         self.subscribed = False
+        # The members' own streams on this board, once one watches it.
+        self.ranks: own_ranks.RankFeed | None = None
+
+    def count(self) -> int:
+        return len(self.clients) + (self.ranks.count() if self.ranks is not None else 0)
+
+    def idle(self) -> bool:
+        return not self.clients and (self.ranks is None or not self.ranks.members)
 
 
 class _Hub:
@@ -95,6 +110,7 @@ class _Hub:
         self._pending_refresh: set[str] = set()
         self._checks: dict[str, asyncio.Task] = {}
         self._expiries: dict[LiveClient, asyncio.TimerHandle] = {}
+        self.member_clients: set[own_ranks.MemberClient] = set()
 
     # lifecycle
 
@@ -149,12 +165,9 @@ class _Hub:
         LIVE_CLIENTS.labels(client.live_transport).inc()
         try:
             async with feed.lock:
-                if not feed.subscribed and not self.embedded:
-                    # Join the group before reading the top 10: an update
-                    # published in between is then received, never lost.
-                    await self.layer.group_add(BoardKey.parse(board).group, self.channel)
-                    await self.store.watch(self.redis, self.proc, {board: len(feed.clients)}, self._ttl())
-                    feed.subscribed = True
+                # Join the group before reading the top 10: an update
+                # published in between is then received, never lost.
+                await self._subscribe(board, feed)
                 if feed.state is None:
                     version, rows = await _top_read_async(board)
                     self._offer(feed, Frame.snapshot_of(board=board, version=version, rows=rows))
@@ -168,6 +181,13 @@ class _Hub:
         snapshot = feed.state.snapshot()
         client.live_version = snapshot.version
         return snapshot
+
+    async def _subscribe(self, board: str, feed: _Feed) -> None:
+        """Join the board's group and register it as watched (under `feed.lock`; once per held board)."""
+        if not feed.subscribed and not self.embedded:
+            await self.layer.group_add(BoardKey.parse(board).group, self.channel)
+            await self.store.watch(self.redis, self.proc, {board: feed.count()}, self._ttl())
+            feed.subscribed = True
 
     async def _still_allowed(self, board: str, client: LiveClient) -> bool:
         # The access check ran before the client joined the board: a removal
@@ -196,9 +216,85 @@ class _Hub:
         if expiry is not None:
             expiry.cancel()
         LIVE_CLIENTS.labels(client.live_transport).dec()
-        if not feed.clients:
+        self._release_if_idle(board, feed)
+
+    def _release_if_idle(self, board: str, feed: _Feed) -> None:
+        if feed.idle():
             # Its own task: a cancelled request must not cut the teardown short.
             self.loop.create_task(self._teardown(board, feed))
+
+    # members' own streams
+
+    async def member_check(self, token: str | None) -> tuple[Viewer, list[BoardKey]]:
+        """The member a token opens their own stream for and their boards (`access.member_stream_access`)."""
+        return await _sync(member_stream_access)(token=token)
+
+    async def member_attach(self, client: own_ranks.MemberClient, boards: list[BoardKey]) -> None:
+        """Add a member's own stream to each of their boards, then send it its rank on each.
+
+        The stream joins the boards before their ranks are read: a version
+        announced in between reaches it through the fan-out, and the first
+        read never sends an older answer after a newer one (`own_ranks.deliver`).
+        """
+        await self._ensure_started()
+        client.live_ranks = {}
+        client.live_boards = {str(key) for key in boards}
+        self.member_clients.add(client)
+        LIVE_CLIENTS.labels(client.live_transport).inc()
+        if client.live_expires_at is not None:
+            delay = max(0.0, client.live_expires_at - time.time())
+            self._expiries[client] = self.loop.call_later(delay, self._member_end, client, CLOSE_TOKEN_EXPIRED)
+        try:
+            for key in boards:
+                if client not in self.member_clients:
+                    break  # gone while an earlier board was joined
+                board = str(key)
+                feed = self.boards.get(board)
+                if feed is None:
+                    feed = self.boards[board] = _Feed()
+                if feed.ranks is None:
+                    feed.ranks = own_ranks.RankFeed(key)
+                feed.ranks.add(client)
+                async with feed.lock:
+                    await self._subscribe(board, feed)
+            if client not in self.member_clients:
+                # Detached while joining: leave the boards joined after that.
+                for key in boards:
+                    self._member_leave(str(key), client)
+                return
+            await own_ranks.first_ranks(client, boards)
+        except BaseException:
+            self.member_detach(client)
+            raise
+
+    def member_detach(self, client: own_ranks.MemberClient) -> None:
+        if client not in self.member_clients:
+            return
+        self.member_clients.discard(client)
+        expiry = self._expiries.pop(client, None)
+        if expiry is not None:
+            expiry.cancel()
+        LIVE_CLIENTS.labels(client.live_transport).dec()
+        for board in list(client.live_boards):
+            self._member_leave(board, client)
+
+    def _member_leave(self, board: str, client: own_ranks.MemberClient) -> None:
+        client.live_boards.discard(board)
+        feed = self.boards.get(board)
+        if feed is not None and feed.ranks is not None:
+            feed.ranks.remove(client)
+            self._release_if_idle(board, feed)
+
+    def _member_end(self, client: own_ranks.MemberClient, code: int) -> None:
+        self.member_detach(client)
+        self.loop.create_task(_close_quietly(client, code))
+
+    def _ranks_announced(self, board: str, version: int | None) -> None:
+        feed = self.boards.get(board)
+        if feed is None or feed.ranks is None or not feed.ranks.members:
+            return
+        # Its own task: the receive loop goes on to the next message while the ranks are read.
+        self.loop.create_task(_fan_out_quietly(board, feed.ranks, version))
 
     async def still_allowed(self, board: str, client: LiveClient) -> bool:
         """Read a league client's access again; a client that lost it is ended (4403) here and now."""
@@ -212,10 +308,16 @@ class _Hub:
         return feed is not None and client in feed.clients
 
     def revoke(self, board: str, member_id: int, code: int = CLOSE_ACCESS_REVOKED) -> int:
-        """End this process's streams of `board` opened by `member_id`; returns how many."""
+        """End this process's streams of `board` opened by `member_id`; returns how many.
+
+        The member's own streams stay open and stop following the board.
+        """
         feed = self.boards.get(board)
         if feed is None:
             return 0
+        if feed.ranks is not None:
+            for client in list(feed.ranks.members.get(member_id, ())):
+                self._member_leave(board, client)
         ended = [client for client in feed.clients if client.live_member_id == member_id]
         for client in ended:
             self._end(board, client, code)
@@ -226,8 +328,13 @@ class _Hub:
         ended = [(board, client) for board, feed in list(self.boards.items()) for client in list(feed.clients)]
         for board, client in ended:
             self.detach(board, client)
-        await asyncio.gather(*(_close_quietly(client, code) for _, client in ended))
-        return len(ended)
+        members = list(self.member_clients)
+        for client in members:
+            self.member_detach(client)
+        await asyncio.gather(*(_close_quietly(client, code) for _, client in ended), *(
+            _close_quietly(client, code) for client in members
+        ))
+        return len(ended) + len(members)
 
     def _end(self, board: str, client: LiveClient, code: int) -> None:
         # Detached at once, so not one more update (nor a requested snapshot)
@@ -241,7 +348,7 @@ class _Hub:
 
     async def _teardown(self, board: str, feed: _Feed) -> None:
         async with feed.lock:
-            if feed.clients:
+            if not feed.idle():
                 return
             try:
                 if feed.subscribed:
@@ -253,7 +360,7 @@ class _Hub:
             finally:
                 # Messages missed while unsubscribed make the cached state unsafe.
                 feed.state = None
-                if not feed.clients and self.boards.get(board) is feed:
+                if feed.idle() and self.boards.get(board) is feed:
                     del self.boards[board]
 
     # messages
@@ -298,6 +405,8 @@ class _Hub:
             if message.get("type") == REVOKE_MESSAGE:
                 self.revoke(message["board"], int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
                 continue
+            if message.get("type") in (UPDATE_MESSAGE, VERSION_MESSAGE):
+                self._ranks_announced(message["board"], int(message["version"]))
             if message.get("type") != UPDATE_MESSAGE:
                 continue
             frame = Frame(
@@ -319,7 +428,7 @@ class _Hub:
         # Three refreshes per lifetime: one lost write never lets a live entry lapse.
         while True:
             await asyncio.sleep(self._ttl() / 3)
-            counts = {board: len(feed.clients) for board, feed in self.boards.items() if feed.subscribed}
+            counts = {board: feed.count() for board, feed in self.boards.items() if feed.subscribed}
             try:
                 if counts:
                     await self.store.watch(self.redis, self.proc, counts, self._ttl())
@@ -346,6 +455,8 @@ class _Hub:
     async def _refresh_boards(self, boards: list[str]) -> None:
         for board in boards:
             feed = self.boards.get(board)
+            if feed is not None and feed.ranks is not None and feed.ranks.members:
+                await _fan_out_quietly(board, feed.ranks, None)
             if feed is None or feed.state is None:
                 continue
             committed_at = time.time()
@@ -374,6 +485,13 @@ async def _close_quietly(client: LiveClient, code: int) -> None:
         await client.live_close(code)
     except Exception:
         logger.warning("ending a %s stream failed", client.live_transport, exc_info=True)
+
+
+async def _fan_out_quietly(board: str, feed: own_ranks.RankFeed, version: int | None) -> None:
+    try:
+        await own_ranks.fan_out(board, feed, version)
+    except Exception:
+        logger.exception("live rank fan-out failed for %s", board)
 
 
 def _sync(function):
@@ -410,4 +528,4 @@ def subscriber_count(*, board: str) -> int:
         return store.subscriber_count(board)
     hub = _hub
     feed = hub.boards.get(board) if hub is not None else None
-    return len(feed.clients) if feed is not None else 0
+    return feed.count() if feed is not None else 0

@@ -17,6 +17,9 @@ With Redis (REDIS_URL set):
   the last one published (`lb:live:last:{board}`, swapped atomically) and
   sends the update only when it differs. The JSON text is built once there;
   processes forward it to WebSocket clients as-is and wrap it once for SSE.
+  When the top 10 did not change it sends a `live.version` message instead
+  (board and version, a few bytes): members' own streams further down the
+  board may have moved, and the processes holding them read their ranks.
 
 Embedded (no REDIS_URL): the channel layer is in-memory and settlement may run
 in another process, so each web process re-reads the top 10 of the boards its
@@ -43,7 +46,7 @@ from apps.leaderboards.boards.keys import LEAGUE, TOURNAMENT, BoardKey
 from apps.leaderboards.boards.selectors import leaderboard_top
 from apps.leaderboards.boards.signals import boards_changed as boards_changed_signal
 from apps.leaderboards.live import registry
-from apps.leaderboards.live.frames import UPDATE_MESSAGE, Frame, canonical
+from apps.leaderboards.live.frames import UPDATE_MESSAGE, VERSION_MESSAGE, Frame, canonical
 from apps.leaderboards.live.hub import current_hub
 from apps.leaderboards.live.metrics import LIVE_PUBLISHED
 
@@ -91,6 +94,9 @@ def _publish(store: registry.RedisStore, boards: list[str], committed_at: float)
         version, rows = leaderboard_top(board=BoardKey.parse(board))
         changed, previous_version, previous_top = store.baseline_swap(board, version, canonical(rows))
         if not changed:
+            # Also sent for a version published already (another settlement
+            # got there first): a hub ignores versions it has fanned out.
+            messages.append((BoardKey.parse(board).group, {"type": VERSION_MESSAGE, "board": board, "version": version}))
             continue
         frame = Frame.update_of(
             board=board,
@@ -116,7 +122,8 @@ def _publish(store: registry.RedisStore, boards: list[str], committed_at: float)
         return
     group_send_all(messages)
     for _, message in messages:
-        LIVE_PUBLISHED.labels(BoardKey.parse(message["board"]).kind).inc()
+        if message["type"] == UPDATE_MESSAGE:
+            LIVE_PUBLISHED.labels(BoardKey.parse(message["board"]).kind).inc()
 
 
 def group_send_all(messages: list[tuple[str, dict]]) -> None:
