@@ -11,21 +11,11 @@ from tests.live.boards import access_token, board_make, match_finish, match_with
 from tests.live.test_live_processes import ws_close_code, ws_json, ws_open
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_points_default")]
 
 # Long enough for a message that was going to come: the member who moved got
 # theirs from the same batched read, on the same process, already.
 QUIET_SECONDS = 1.5
-
-
-@pytest.fixture(autouse=True)
-def _live_points_default(django_db_blocker):
-    """Until settlement writes `live_points` in its own inserts, the column takes 0 when they leave it out."""
-    from django.db import connection
-
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        for table in ("leaderboards_standing", "leaderboards_roundstanding"):
-            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN live_points SET DEFAULT 0")
 
 
 def by_board(messages: list[dict]) -> dict[str, dict]:
