@@ -1,12 +1,17 @@
 """The caller's own rank, live: `/ws/me/` and `/api/v1/me/events` on real daphne processes and a real worker."""
 
 import signal
+import time
+from datetime import timedelta
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from apps.leaderboards.models import Standing
+from apps.leagues.services import league_member_remove
+from rest_framework_simplejwt.tokens import AccessToken
+from tests.live.test_live_access import close_code
 from tests.live.boards import access_token, board_make, match_finish, match_with_exact_guess, settlement_done
 from tests.live.test_live_processes import ws_close_code, ws_json, ws_open
 from tests.waiting import wait_until
@@ -124,3 +129,50 @@ def test_the_embedded_default_without_redis_still_sends_the_new_rank(processes):
         assert settlement_done(match_finish(match))
         moved = ws_json(ws, timeout=10)
     assert moved["rank"] == 1 and moved["points"] > 0 and moved["version"] > first["version"]
+
+
+def test_a_member_who_leaves_a_league_keeps_their_stream_without_that_league(processes):
+    board = board_make(members=3, league_members=3)
+    owner, leaving, _ = board.members
+    league = f"league:{board.league.pk}"
+    web_a, web_b = processes.daphne(), processes.daphne()
+    with ws_open(web_a, f"/ws/me/?token={access_token(leaving)}") as on_a, ws_open(
+        web_b, f"/ws/me/?token={access_token(leaving)}"
+    ) as on_b:
+        for ws in (on_a, on_b):
+            assert set(by_board([ws_json(ws), ws_json(ws)])) == {board.key, league}
+        league_member_remove(league_id=board.league.pk, actor_id=leaving.pk, member_id=leaving.pk)
+        # The owner scores (settled here, eagerly): the leaving member falls to 2nd on both boards,
+        # but hears only of the tournament.
+        assert settlement_done(match_finish(match_with_exact_guess(board, winners=[owner])))
+        for ws in (on_a, on_b):
+            moved = ws_json(ws, timeout=15)
+            assert (moved["board"], moved["rank"]) == (board.key, 2)
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=QUIET_SECONDS)
+
+
+def test_a_deactivated_members_own_streams_end_on_every_process(processes, sse_readers):
+    board = board_make(members=2)
+    member = board.members[0]
+    web_a, web_b = processes.daphne(), processes.daphne()
+    stream = sse_readers(f"{web_b.base}/api/v1/me/events", {"Authorization": f"Bearer {access_token(member)}"})
+    with ws_open(web_a, f"/ws/me/?token={access_token(member)}") as ws:
+        assert ws_json(ws)["type"] == "rank"
+        wait_until(lambda: stream.named("rank"), timeout=10, what="the SSE stream's first rank")
+        member.is_active = False
+        member.save(update_fields=["is_active"])
+        assert close_code(ws) == 4403
+    wait_until(stream.ended_by_server, timeout=10, what="the deactivated member's SSE stream to end")
+
+
+def test_an_own_stream_ends_when_its_token_expires(processes):
+    board = board_make(members=2)
+    web = processes.daphne()
+    token = AccessToken.for_user(board.members[0])
+    token.set_exp(lifetime=timedelta(seconds=3))
+    with ws_open(web, f"/ws/me/?token={token}") as ws:
+        assert ws_json(ws)["type"] == "rank"
+        assert close_code(ws, timeout=15) == 4401
+    # Not before the token's expiry (a second of slack: `exp` is whole seconds).
+    assert time.time() >= token["exp"] - 1

@@ -18,6 +18,10 @@ UPDATE_MESSAGE = "live.update"
 VERSION_MESSAGE = "live.version"
 # A control message on a board's group: end `member_id`'s streams of the board.
 REVOKE_MESSAGE = "live.revoke"
+# A control message on MEMBER_STREAMS_GROUP: end `member_id`'s own streams (deactivated).
+MEMBER_END_MESSAGE = "live.member_end"
+# The group every process holding members' own streams joins, for MEMBER_END_MESSAGE.
+MEMBER_STREAMS_GROUP = "lb-live.members"
 
 
 def canonical(rows: list[dict]) -> str:

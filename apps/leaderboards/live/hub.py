@@ -51,7 +51,15 @@ from apps.leaderboards.boards.selectors import leaderboard_top
 from apps.leaderboards.live import registry
 from apps.leaderboards.live import own_ranks
 from apps.leaderboards.live.access import Viewer, board_access_check, member_stream_access, viewer_still_allowed
-from apps.leaderboards.live.frames import REVOKE_MESSAGE, UPDATE_MESSAGE, VERSION_MESSAGE, Frame, canonical
+from apps.leaderboards.live.frames import (
+    MEMBER_END_MESSAGE,
+    MEMBER_STREAMS_GROUP,
+    REVOKE_MESSAGE,
+    UPDATE_MESSAGE,
+    VERSION_MESSAGE,
+    Frame,
+    canonical,
+)
 from apps.leaderboards.live.metrics import LIVE_CLIENTS, LIVE_LAG, LIVE_SENT
 
 logger = logging.getLogger(__name__)
@@ -111,6 +119,7 @@ class _Hub:
         self._checks: dict[str, asyncio.Task] = {}
         self._expiries: dict[LiveClient, asyncio.TimerHandle] = {}
         self.member_clients: set[own_ranks.MemberClient] = set()
+        self._member_group_joined = False
 
     # lifecycle
 
@@ -237,6 +246,11 @@ class _Hub:
         read never sends an older answer after a newer one (`own_ranks.deliver`).
         """
         await self._ensure_started()
+        if not self.embedded and not self._member_group_joined:
+            # Joined once for the process's life: a deactivated member's own
+            # streams are ended through it (`member_end`).
+            self._member_group_joined = True
+            await self.layer.group_add(MEMBER_STREAMS_GROUP, self.channel)
         client.live_ranks = {}
         client.live_boards = {str(key) for key in boards}
         self.member_clients.add(client)
@@ -284,6 +298,13 @@ class _Hub:
         if feed is not None and feed.ranks is not None:
             feed.ranks.remove(client)
             self._release_if_idle(board, feed)
+
+    def member_end(self, member_id: int, code: int = CLOSE_ACCESS_REVOKED) -> int:
+        """End this process's own streams of `member_id`; returns how many."""
+        ended = [client for client in self.member_clients if client.live_member_id == member_id]
+        for client in ended:
+            self._member_end(client, code)
+        return len(ended)
 
     def _member_end(self, client: own_ranks.MemberClient, code: int) -> None:
         self.member_detach(client)
@@ -404,6 +425,9 @@ class _Hub:
                 continue
             if message.get("type") == REVOKE_MESSAGE:
                 self.revoke(message["board"], int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
+                continue
+            if message.get("type") == MEMBER_END_MESSAGE:
+                self.member_end(int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
                 continue
             if message.get("type") in (UPDATE_MESSAGE, VERSION_MESSAGE):
                 self._ranks_announced(message["board"], int(message["version"]))

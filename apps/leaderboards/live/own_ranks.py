@@ -20,6 +20,7 @@ already sent is never sent after it.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -27,6 +28,7 @@ from channels.db import database_sync_to_async
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.boards.selectors import MEMBER_RANK_BATCH, member_ranks
 from apps.leaderboards.live.frames import MemberMessage, rank_message
+from apps.leaderboards.live.metrics import LIVE_RANK_FAN_OUT, LIVE_RANK_READS, LIVE_SENT
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ async def deliver(client: MemberClient, board: str, version: int, entry: dict) -
         rank_message(board=board, version=version, rank=entry["rank"], total=entry["total"], points=entry["points"],
                      live_points=entry["live_points"])
     )
+    LIVE_SENT.labels(client.live_transport).inc()
     return True
 
 
@@ -117,7 +120,9 @@ async def fan_out(board: str, feed: RankFeed, announced: int | None) -> int:
     try:
         while True:
             target = feed.announced
+            started = time.monotonic()
             sent += await _fan_out_once(board, feed)
+            LIVE_RANK_FAN_OUT.observe(time.monotonic() - started)
             # Again only for a version announced during this pass and newer than what it read.
             if feed.announced <= target or feed.announced <= feed.version:
                 return sent
@@ -130,6 +135,7 @@ async def _fan_out_once(board: str, feed: RankFeed) -> int:
     member_ids = list(feed.members)
     for start in range(0, len(member_ids), MEMBER_RANK_BATCH):
         batch = member_ids[start : start + MEMBER_RANK_BATCH]
+        LIVE_RANK_READS.inc()
         try:
             version, ranks = await _read(feed.key, batch)
         except Exception:

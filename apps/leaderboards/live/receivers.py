@@ -3,8 +3,11 @@
 A member removed from (or leaving) a league, and a member deactivated, loses
 their open streams of the league boards at once, in every realtime process:
 once the change commits, a `live.revoke` message goes to each board's group,
-which the hub of every process holding the board has joined (`hub.revoke`).
-Embedded (no Redis) everything runs in one process and its hub is told directly.
+which the hub of every process holding the board has joined (`hub.revoke`);
+the member's own stream stops following the league. A deactivated member's
+own streams end too (`live.member_end` on the group every process holding
+such streams joins). Embedded (no Redis) everything runs in one process and
+its hub is told directly.
 """
 
 from django.db import transaction
@@ -13,7 +16,7 @@ from django.dispatch import receiver
 
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.live import registry
-from apps.leaderboards.live.frames import REVOKE_MESSAGE
+from apps.leaderboards.live.frames import MEMBER_END_MESSAGE, MEMBER_STREAMS_GROUP, REVOKE_MESSAGE
 from apps.leaderboards.live.hub import CLOSE_ACCESS_REVOKED, current_hub
 from apps.leaderboards.live.publisher import group_send_all
 from apps.leagues.selectors import league_list_for_member
@@ -41,6 +44,7 @@ def _on_member_saved(*, instance: Member, created: bool, update_fields=None, **k
             member_id=member_id, league_ids=list(league_list_for_member(member_id=member_id).values_list("pk", flat=True))
         )
     )
+    transaction.on_commit(lambda: member_own_streams_close(member_id=member_id))
 
 
 def member_streams_close(*, member_id: int, league_ids: list[int]) -> None:
@@ -61,4 +65,15 @@ def member_streams_close(*, member_id: int, league_ids: list[int]) -> None:
                 )
                 for board in boards
             ]
+        )
+
+
+def member_own_streams_close(*, member_id: int) -> None:
+    """End `member_id`'s own-rank streams in every realtime process (4403 / end of stream)."""
+    hub = current_hub()
+    if hub is not None and hub.embedded and not hub.loop.is_closed():
+        hub.loop.call_soon_threadsafe(hub.member_end, member_id, CLOSE_ACCESS_REVOKED)
+    if registry.store() is not None:
+        group_send_all(
+            [(MEMBER_STREAMS_GROUP, {"type": MEMBER_END_MESSAGE, "member_id": member_id, "code": CLOSE_ACCESS_REVOKED})]
         )
