@@ -70,15 +70,18 @@ def test_ranks_of_a_batch_equal_the_ranking_rules_with_ties(table, path):
 def test_a_league_ranks_its_members_by_their_tournament_totals(table, path):
     tournament, members = table
     league = LeagueFactory(tournament=tournament, owner=members[0])
-    chosen = [members[i] for i in (0, 3, 6, 7, 11)]
+    # A league member who never joined the tournament is listed with zeros.
+    newcomer = MemberFactory()
+    chosen = [members[i] for i in (0, 3, 6, 7, 11)] + [newcomer]
     for member in chosen:
         LeagueMembershipFactory(league=league, member=member)
     board = BoardKey.of_league(league.id, tournament.id)
     if path == "redis":
         assert board_projection_repair(board=board)
-    _, ranks = member_ranks(board=BoardKey.of_league(league.id), member_ids=[m.id for m in members])
-    rows = [TABLE[i] for i in (0, 3, 6, 7, 11)]
+    _, ranks = member_ranks(board=BoardKey.of_league(league.id), member_ids=[m.id for m in members + [newcomer]])
+    rows = [TABLE[i] for i in (0, 3, 6, 7, 11)] + [(0, 0, 0)]
     assert ranks == expected_of(chosen, rows)
+    assert ranks[newcomer.id] == {"rank": 5, "total": 6, "points": 0, "live_points": 0}
 
 
 def test_redis_and_the_database_answer_alike_and_redis_away_falls_back(table, settings):

@@ -563,23 +563,22 @@ def _db_member_ranks(target: BoardKey, batch: list[int]) -> tuple[int, dict[int,
 
     The board is read once and grouped by rank key (a few thousand distinct
     (points, exact hits) pairs on a large board), so each member's count ahead
-    sums the groups strictly ahead of it instead of scanning the board per member.
+    sums the groups strictly ahead of it instead of scanning the board per
+    member; the batch's own rows are looked up by their unique keys.
     """
     source, params = _source(target)
+    members, member_params = _member_rows(target, batch)
     sql = (
-        f"WITH b AS ({source}), "
-        f"g AS (SELECT points, exact_hits, COUNT(*) AS n FROM b GROUP BY points, exact_hits), "
-        f"me AS (SELECT member_id, points, exact_hits FROM b WHERE member_id = ANY(%s)) "
+        f"WITH g AS (SELECT points, exact_hits, COUNT(*) AS n FROM ({source}) b GROUP BY points, exact_hits), "
+        f"me AS ({members}) "
         f"SELECT me.member_id, me.points, "
-        f"COALESCE(SUM(CASE WHEN {ahead_sql('g', 'me')} THEN g.n ELSE 0 END), 0), "
-        f"(SELECT COALESCE(SUM(n), 0) FROM g), COALESCE(MAX(s.live_points), 0), "
+        f"(SELECT COALESCE(SUM(g.n), 0) FROM g WHERE {ahead_sql('g', 'me')}), "
+        f"(SELECT COALESCE(SUM(g.n), 0) FROM g), me.live_points, "
         f"(SELECT version FROM {BoardState._meta.db_table} WHERE tournament_id = %s) "
-        f"FROM me CROSS JOIN g LEFT JOIN {Standing._meta.db_table} s "
-        f"ON s.tournament_id = %s AND s.member_id = me.member_id "
-        f"GROUP BY me.member_id, me.points, me.exact_hits"
+        f"FROM me"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params + [list(batch), target.tournament, target.tournament])
+        cursor.execute(sql, params + member_params + [target.tournament])
         rows = cursor.fetchall()
     if not rows:
         version, _ = _db_state(target)
@@ -589,6 +588,24 @@ def _db_member_ranks(target: BoardKey, batch: list[int]) -> tuple[int, dict[int,
         for member_id, points, ahead, total, live_points, _ in rows
     }
     return int(rows[0][5] or 0), found
+
+
+def _member_rows(target: BoardKey, batch: list[int]) -> tuple[str, list]:
+    """(member_id, points, exact_hits, live_points) of the batch's members on a tournament or league board."""
+    if target.kind == TOURNAMENT:
+        return (
+            f"SELECT member_id, points, exact_hits, live_points FROM {Standing._meta.db_table} "
+            f"WHERE tournament_id = %s AND member_id = ANY(%s)",
+            [target.tournament, list(batch)],
+        )
+    # A league lists its members who never joined the tournament with zeros, as `_source` does.
+    return (
+        f"SELECT lm.member_id AS member_id, COALESCE(s.points, 0) AS points, "
+        f"COALESCE(s.exact_hits, 0) AS exact_hits, COALESCE(s.live_points, 0) AS live_points "
+        f"FROM {LeagueMembership._meta.db_table} lm LEFT JOIN {Standing._meta.db_table} s "
+        f"ON s.tournament_id = %s AND s.member_id = lm.member_id WHERE lm.league_id = %s AND lm.member_id = ANY(%s)",
+        [target.tournament, target.id, list(batch)],
+    )
 
 
 # --- rows -------------------------------------------------------------------------------
