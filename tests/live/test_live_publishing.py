@@ -217,3 +217,28 @@ def test_the_channel_layer_socket_timeout_outlasts_its_blocking_read():
     assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     pool = create_pool(layer["CONFIG"]["hosts"][0])
     assert pool.connection_kwargs["socket_timeout"] >= 10
+
+
+@pytest.mark.django_db
+def test_a_board_followed_only_by_own_rank_streams_gets_its_version_without_a_top_ten_read(boards, sent):
+    from apps.leaderboards.models import BoardState
+    from tests.factories import TournamentFactory
+
+    tournament = TournamentFactory()
+    BoardState.objects.create(tournament=tournament, version=12)
+    board = BoardKey.of_tournament(tournament.pk)
+    store = registry.store()
+
+    async def run():
+        client = store.async_client()
+        try:
+            await store.watch(client, "proc-a", {str(board): 2}, 30, own=True)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    assert store.boards_watched([str(board)]) == [] and store.boards_watched([str(board)], own=True) == [str(board)]
+    assert subscriber_count(board=str(board)) == 0 and store.subscriber_count(str(board), own=True) == 2
+    publisher.boards_changed(boards=[board])
+    assert boards.reads == []
+    assert sent == [(board.group, {"type": frames.VERSION_MESSAGE, "board": str(board), "version": 12})]

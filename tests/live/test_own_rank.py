@@ -8,6 +8,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from apps.leaderboards.live.hub import subscriber_count
 from apps.leaderboards.models import Standing
 from apps.leagues.services import league_member_remove
 from rest_framework_simplejwt.tokens import AccessToken
@@ -176,3 +177,26 @@ def test_an_own_stream_ends_when_its_token_expires(processes):
         assert close_code(ws, timeout=15) == 4401
     # Not before the token's expiry (a second of slack: `exp` is whole seconds).
     assert time.time() >= token["exp"] - 1
+
+
+def test_a_board_held_for_own_ranks_after_its_top_ten_clients_left_serves_a_fresh_top_ten(processes):
+    """Once nobody watches the top 10, its updates stop: the next top-10 client must not get the old one."""
+    board = board_make(members=12)
+    winner = board.members[11]
+    match = match_with_exact_guess(board, winners=[winner])
+    web = processes.daphne()
+    top_path = f"/ws/tournaments/{board.tournament.pk}/leaderboard/"
+    with ws_open(web, f"/ws/me/?token={access_token(winner)}") as mine:
+        assert ws_json(mine)["points"] == 0
+        with ws_open(web, top_path) as top:
+            assert ws_json(top)["top"][0]["member"]["id"] == board.members[0].pk
+        wait_until(
+            lambda: subscriber_count(board=board.key) == 0, timeout=10, what="the top-10 client to be unregistered"
+        )
+        assert settlement_done(match_finish(match))
+        moved = ws_json(mine, timeout=15)
+        assert (moved["rank"], moved["points"] > 0) == (1, True)
+        with ws_open(web, top_path) as top:
+            snapshot = ws_json(top)
+    assert snapshot["top"][0]["member"]["id"] == winner.pk
+    assert snapshot["version"] >= moved["version"]

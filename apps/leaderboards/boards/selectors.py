@@ -169,6 +169,32 @@ def member_ranks(*, board: BoardKey | str, member_ids: list[int]) -> tuple[int, 
     return version, ranks
 
 
+def board_versions(*, boards: list[BoardKey]) -> dict[str, int]:
+    """The current version of each board (by public name): its tournament's, from Redis, else the database.
+
+    One pipelined read of the tournaments' versions, whatever the number of
+    boards (a league board named without its tournament costs a query to find it).
+    """
+    targets = [board_resolve(board=board) for board in boards]
+    tournaments = sorted({target.tournament for target in targets})
+    versions: dict[int, int] = {}
+    if tournaments and redis_available():
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            for tournament_id in tournaments:
+                pipe.hget(meta_key(tournament_id), "v")
+            for tournament_id, version in zip(tournaments, pipe.execute()):
+                if version is not None:
+                    versions[tournament_id] = int(version)
+        except RedisError as exc:
+            redis_failed(exc)
+    missing = [tournament_id for tournament_id in tournaments if tournament_id not in versions]
+    if missing:
+        stored = dict(BoardState.objects.filter(tournament_id__in=missing).values_list("tournament_id", "version"))
+        versions.update({tournament_id: stored.get(tournament_id, 0) for tournament_id in missing})
+    return {str(target): versions[target.tournament] for target in targets}
+
+
 def member_stats(*, tournament_id: int, member_id: int) -> dict:
     """A member's standing in a tournament with rank, percentile and round-by-round ranks.
 

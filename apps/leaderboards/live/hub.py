@@ -86,21 +86,32 @@ class LiveClient(Protocol):
 
 
 class _Feed:
-    __slots__ = ("clients", "state", "lock", "subscribed", "ranks")
+    __slots__ = ("clients", "state", "lock", "subscribed", "ranks", "top_watched", "own_watched")
 
     def __init__(self):
         self.clients: set = set()
         self.state: Frame | None = None
         self.lock = asyncio.Lock()
+        # In the board's group; registered (`registry`) as watched for its top 10, for members' own streams.
         self.subscribed = False
+        self.top_watched = False
+        self.own_watched = False
         # The members' own streams on this board, once one watches it.
         self.ranks: own_ranks.RankFeed | None = None
 
-    def count(self) -> int:
-        return len(self.clients) + (self.ranks.count() if self.ranks is not None else 0)
+    def has_members(self) -> bool:
+        return self.ranks is not None and bool(self.ranks.members)
 
     def idle(self) -> bool:
-        return not self.clients and (self.ranks is None or not self.ranks.members)
+        return not self.clients and not self.has_members()
+
+    def settled(self) -> bool:
+        """Whether it has clients and no registration they do not need (nothing for `_release` to do)."""
+        return (
+            not self.idle()
+            and (bool(self.clients) or not self.top_watched)
+            and (self.has_members() or not self.own_watched)
+        )
 
 
 class _Hub:
@@ -192,11 +203,22 @@ class _Hub:
         return snapshot
 
     async def _subscribe(self, board: str, feed: _Feed) -> None:
-        """Join the board's group and register it as watched (under `feed.lock`; once per held board)."""
-        if not feed.subscribed and not self.embedded:
+        """Join the board's group and register what its clients watch (under `feed.lock`).
+
+        Top-10 clients and members' own streams are registered apart: the
+        publisher reads the top 10 only of boards whose top 10 is watched.
+        """
+        if self.embedded:
+            return
+        if not feed.subscribed:
             await self.layer.group_add(BoardKey.parse(board).group, self.channel)
-            await self.store.watch(self.redis, self.proc, {board: feed.count()}, self._ttl())
             feed.subscribed = True
+        if feed.clients and not feed.top_watched:
+            await self.store.watch(self.redis, self.proc, {board: len(feed.clients)}, self._ttl())
+            feed.top_watched = True
+        if feed.has_members() and not feed.own_watched:
+            await self.store.watch(self.redis, self.proc, {board: feed.ranks.count()}, self._ttl(), own=True)
+            feed.own_watched = True
 
     async def _still_allowed(self, board: str, client: LiveClient) -> bool:
         # The access check ran before the client joined the board: a removal
@@ -225,10 +247,10 @@ class _Hub:
         if expiry is not None:
             expiry.cancel()
         LIVE_CLIENTS.labels(client.live_transport).dec()
-        self._release_if_idle(board, feed)
+        self._release(board, feed)
 
-    def _release_if_idle(self, board: str, feed: _Feed) -> None:
-        if feed.idle():
+    def _release(self, board: str, feed: _Feed) -> None:
+        if not feed.settled():
             # Its own task: a cancelled request must not cut the teardown short.
             self.loop.create_task(self._teardown(board, feed))
 
@@ -297,7 +319,7 @@ class _Hub:
         feed = self.boards.get(board)
         if feed is not None and feed.ranks is not None:
             feed.ranks.remove(client)
-            self._release_if_idle(board, feed)
+            self._release(board, feed)
 
     def member_end(self, member_id: int, code: int = CLOSE_ACCESS_REVOKED) -> int:
         """End this process's own streams of `member_id`; returns how many."""
@@ -368,21 +390,29 @@ class _Hub:
         return feed.state.snapshot() if feed is not None and feed.state is not None else None
 
     async def _teardown(self, board: str, feed: _Feed) -> None:
+        """Drop the registrations nobody needs any more, and the group and the feed once it has no client."""
         async with feed.lock:
-            if not feed.idle():
-                return
             try:
-                if feed.subscribed:
+                if feed.top_watched and not feed.clients:
+                    # The publisher stops sending this board's updates, so the
+                    # top 10 held here would go stale: read afresh by the next client.
+                    feed.top_watched = False
+                    feed.state = None
+                    await self.store.unwatch(self.redis, self.proc, board)
+                if feed.own_watched and not feed.has_members():
+                    feed.own_watched = False
+                    await self.store.unwatch(self.redis, self.proc, board, own=True)
+                if feed.subscribed and feed.idle():
                     feed.subscribed = False
                     await self.layer.group_discard(BoardKey.parse(board).group, self.channel)
-                    await self.store.unwatch(self.redis, self.proc, board)
             except Exception:
                 logger.exception("leaving live board %s failed; its registration expires by itself", board)
             finally:
-                # Messages missed while unsubscribed make the cached state unsafe.
-                feed.state = None
-                if feed.idle() and self.boards.get(board) is feed:
-                    del self.boards[board]
+                if feed.idle():
+                    # Messages missed while unsubscribed make the cached state unsafe.
+                    feed.state = None
+                    if self.boards.get(board) is feed:
+                        del self.boards[board]
 
     # messages
 
@@ -394,7 +424,10 @@ class _Hub:
 
     async def _dispatch(self, frame: Frame) -> None:
         feed = self.boards.get(frame.board)
-        if feed is None or not self._offer(feed, frame):
+        # A board held only for members' own streams keeps no top 10: updates
+        # may stop reaching it (the top 10 watched nowhere), so a client that
+        # comes for the top 10 reads it afresh.
+        if feed is None or not feed.clients or not self._offer(feed, frame):
             return
         sent = {"websocket": 0, "sse": 0}
         for client in list(feed.clients):
@@ -452,10 +485,13 @@ class _Hub:
         # Three refreshes per lifetime: one lost write never lets a live entry lapse.
         while True:
             await asyncio.sleep(self._ttl() / 3)
-            counts = {board: feed.count() for board, feed in self.boards.items() if feed.subscribed}
+            counts = {board: len(feed.clients) for board, feed in self.boards.items() if feed.top_watched}
+            own = {board: feed.ranks.count() for board, feed in self.boards.items() if feed.own_watched}
             try:
                 if counts:
                     await self.store.watch(self.redis, self.proc, counts, self._ttl())
+                if own:
+                    await self.store.watch(self.redis, self.proc, own, self._ttl(), own=True)
                 await self.store.prune(self.redis)
             except Exception:
                 logger.warning("refreshing live subscriber counts failed", exc_info=True)
@@ -546,10 +582,10 @@ def current_hub() -> _Hub | None:
 
 
 def subscriber_count(*, board: str) -> int:
-    """Live clients of `board` over every web process (this process alone when embedded)."""
+    """Top-10 clients of `board` over every web process (this process alone when embedded)."""
     store = registry.store()
     if store is not None:
         return store.subscriber_count(board)
     hub = _hub
     feed = hub.boards.get(board) if hub is not None else None
-    return feed.count() if feed is not None else 0
+    return len(feed.clients) if feed is not None else 0
