@@ -38,7 +38,9 @@ def expected_of(members, rows) -> dict:
     ranked = rank_entries(Entry(m.id, p, e) for m, (p, e, _) in zip(members, rows))
     live = {m.id: row[2] for m, row in zip(members, rows)}
     return {
-        entry.member_id: {"rank": rank, "total": len(rows), "points": entry.points, "live_points": live[entry.member_id]}
+        entry.member_id: {
+            "rank": rank, "total": len(rows), "points": entry.points, "live_points": live[entry.member_id]
+        }
         for rank, entry in ranked
     }
 

@@ -82,10 +82,13 @@ def member_stream_access(*, token: str | None) -> tuple[Viewer, list[BoardKey]]:
 
 def member_boards(*, member_id: int) -> list[BoardKey]:
     """The live boards a member is on: their tournaments, then their leagues, each by id."""
-    tournaments = Standing.objects.filter(member_id=member_id).order_by("tournament_id")
+    tournaments = Standing.objects.filter(member_id=member_id).order_by("tournament_id").values_list(
+        "tournament_id", flat=True
+    )
     leagues = league_list_for_member(member_id=member_id).values_list("pk", "tournament_id")
-    return [BoardKey.of_tournament(tournament_id) for tournament_id in tournaments.values_list("tournament_id", flat=True)] + [
-        BoardKey.of_league(league_id, tournament_id) for league_id, tournament_id in leagues
+    return [
+        *(BoardKey.of_tournament(tournament_id) for tournament_id in tournaments),
+        *(BoardKey.of_league(league_id, tournament_id) for league_id, tournament_id in leagues),
     ]
 
 

@@ -26,7 +26,19 @@ CLOSE_UNAVAILABLE = 1011
 SNAPSHOT_REQUEST_INTERVAL = 1.0
 
 
-class LeaderboardConsumer(AsyncWebsocketConsumer):
+class _LiveConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, a
+        # hop to its single database thread that thousands of clients
+        # connecting at once would queue on. The live consumers reach the
+        # database only through database_sync_to_async, which does that itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class LeaderboardConsumer(_LiveConsumer):
     """Sends a `snapshot` on connect, then each `update` of the board's top 10.
 
     A client may send `{"type": "snapshot"}` to get the current top 10 again
@@ -41,16 +53,6 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
     board_kind = "tournament"
     channel_layer_alias = None
     live_transport = "websocket"
-
-    async def dispatch(self, message):
-        # Channels closes stale database connections before every message, a
-        # hop to its single database thread that thousands of clients
-        # connecting at once would queue on. This consumer reaches the database
-        # only through database_sync_to_async, which does that itself.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self):
         self.board = None
@@ -154,7 +156,7 @@ class LeagueLeaderboardConsumer(LeaderboardConsumer):
     board_kind = "league"
 
 
-class MemberRankConsumer(AsyncWebsocketConsumer):
+class MemberRankConsumer(_LiveConsumer):
     """The caller's own rank (API.md "The caller's own rank, live"): `/ws/me/?token=<access>`.
 
     Sends a `rank` message per board the member is on right after
@@ -164,14 +166,8 @@ class MemberRankConsumer(AsyncWebsocketConsumer):
     process stops, like the board streams. Messages from the client are ignored.
     """
 
+    channel_layer_alias = None
     live_transport = "websocket"
-
-    async def dispatch(self, message):
-        # As LeaderboardConsumer: the database is reached only through database_sync_to_async.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self):
         self.live_member_id = None

@@ -122,7 +122,5 @@ class MemberMessage:
 
 def rank_message(*, board: str, version: int, rank: int, total: int, points: int, live_points: int) -> MemberMessage:
     """The caller's rank on one of their boards (API.md "The caller's own rank, live")."""
-    return MemberMessage(
-        "rank",
-        {"board": board, "version": version, "rank": rank, "total": total, "points": points, "live_points": live_points},
-    )
+    payload = {"board": board, "version": version, "rank": rank, "total": total, "points": points}
+    return MemberMessage("rank", {**payload, "live_points": live_points})

@@ -24,7 +24,7 @@ LIVE_REFUSED = Counter(
 )
 LIVE_RANK_READS = Counter(
     "scoreboard_live_rank_reads_total",
-    "Batches of members' ranks read for their own streams (one per batch of up to 500 members, per board version and process).",
+    "Batches of members' ranks read for their own streams (one per batch of members, board version and process).",
 )
 LIVE_RANK_FAN_OUT = Histogram(
     "scoreboard_live_rank_fan_out_seconds",

@@ -106,7 +106,8 @@ def _publish(store: registry.RedisStore, boards: list[str], committed_at: float,
         if not changed:
             # Also sent for a version published already (another settlement
             # got there first): a hub ignores versions it has fanned out.
-            messages.append((BoardKey.parse(board).group, {"type": VERSION_MESSAGE, "board": board, "version": version}))
+            version_message = {"type": VERSION_MESSAGE, "board": board, "version": version}
+            messages.append((BoardKey.parse(board).group, version_message))
             continue
         frame = Frame.update_of(
             board=board,
