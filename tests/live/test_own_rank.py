@@ -201,3 +201,21 @@ def test_a_board_held_for_own_ranks_after_its_top_ten_clients_left_serves_a_fres
             snapshot = ws_json(top)
     assert snapshot["top"][0]["member"]["id"] == winner.pk
     assert snapshot["version"] >= moved["version"]
+
+
+def test_own_rank_streams_share_the_origin_rule_and_the_per_address_cap(processes):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    member = board_make(members=1).members[0]
+    web = processes.daphne(LIVE_MAX_CONNECTIONS_PER_IP="1")
+    path = f"/ws/me/?token={access_token(member)}"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{web.ws_base}{path}", origin="https://evil.example.net", open_timeout=10)
+    assert refused.value.response.status_code == 403
+    with ws_open(web, path) as first:
+        assert ws_json(first)["type"] == "rank"
+        with ws_open(web, path) as second:
+            assert close_code(second) == 4429
+        over = httpx.get(f"{web.base}/api/v1/me/events", headers={"Authorization": f"Bearer {access_token(member)}"})
+        assert over.status_code == 429 and over.json()["code"] == "too_many_connections"
