@@ -471,6 +471,8 @@ def _redis_member_ranks(client, target: BoardKey, batch: list[int]) -> tuple[int
     if found:
         # The live part of the points is shown apart but does not rank, so the
         # projection does not hold it: one query per batch, by the unique key.
+        # A settlement committing between the script and this query shows in
+        # the message of its own version, which follows.
         for member_id, live_points in Standing.objects.filter(
             tournament_id=target.tournament, member_id__in=list(found)
         ).values_list("member_id", "live_points"):

@@ -10,9 +10,9 @@ Redis script and one live-points query, never a read per member. A member
 gets a `rank` message only when their rank, points or live points differ
 from the last message they got for the board; the others get nothing.
 
-Versions announced while a fan-out runs are folded into one more fan-out
-after it, so a burst of settlements costs at most two reads per board, not
-one per settlement. A member's stream keeps per board the version and the
+However many versions are announced while a fan-out of a board runs, they
+cost one more fan-out after it, not one each: a burst of settlement batches
+does not queue reads. A member's stream keeps per board the version and the
 values of its last message: an answer read at an older version than one
 already sent is never sent after it.
 """
