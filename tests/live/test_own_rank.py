@@ -219,3 +219,26 @@ def test_own_rank_streams_share_the_origin_rule_and_the_per_address_cap(processe
             assert close_code(second) == 4429
         over = httpx.get(f"{web.base}/api/v1/me/events", headers={"Authorization": f"Bearer {access_token(member)}"})
         assert over.status_code == 429 and over.json()["code"] == "too_many_connections"
+
+
+def test_a_league_joined_while_the_stream_is_open_is_followed_from_then_on(processes):
+    from apps.leagues.services import league_member_add
+
+    board = board_make(members=3, league_members=2)
+    newcomer = board.members[2]
+    league = f"league:{board.league.pk}"
+    web_a, web_b = processes.daphne(), processes.daphne()
+    with ws_open(web_a, f"/ws/me/?token={access_token(newcomer)}") as on_a, ws_open(
+        web_b, f"/ws/me/?token={access_token(newcomer)}"
+    ) as on_b:
+        for ws in (on_a, on_b):
+            assert ws_json(ws)["board"] == board.key
+        league_member_add(league=board.league, member_id=newcomer.pk)
+        for ws in (on_a, on_b):
+            joined = ws_json(ws)
+            assert (joined["board"], joined["rank"], joined["total"]) == (league, 1, 3)
+        # And its changes reach the stream: the owner scores (settled here, eagerly).
+        assert settlement_done(match_finish(match_with_exact_guess(board, winners=[board.members[0]])))
+        for ws in (on_a, on_b):
+            moved = by_board([ws_json(ws, timeout=15), ws_json(ws, timeout=15)])
+            assert {b: m["rank"] for b, m in moved.items()} == {board.key: 2, league: 2}

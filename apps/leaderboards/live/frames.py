@@ -20,7 +20,10 @@ VERSION_MESSAGE = "live.version"
 REVOKE_MESSAGE = "live.revoke"
 # A control message on MEMBER_STREAMS_GROUP: end `member_id`'s own streams (deactivated).
 MEMBER_END_MESSAGE = "live.member_end"
-# The group every process holding members' own streams joins, for MEMBER_END_MESSAGE.
+# A control message on MEMBER_STREAMS_GROUP: `member_id` is on one more board
+# (joined a tournament or a league); their own streams follow it from now on.
+MEMBER_BOARD_MESSAGE = "live.member_board"
+# The group every process holding members' own streams joins, for the two messages above.
 MEMBER_STREAMS_GROUP = "lb-live.members"
 
 

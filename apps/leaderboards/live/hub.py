@@ -52,6 +52,7 @@ from apps.leaderboards.live import registry
 from apps.leaderboards.live import own_ranks
 from apps.leaderboards.live.access import Viewer, board_access_check, member_stream_access, viewer_still_allowed
 from apps.leaderboards.live.frames import (
+    MEMBER_BOARD_MESSAGE,
     MEMBER_END_MESSAGE,
     MEMBER_STREAMS_GROUP,
     REVOKE_MESSAGE,
@@ -284,15 +285,7 @@ class _Hub:
             for key in boards:
                 if client not in self.member_clients:
                     break  # gone while an earlier board was joined
-                board = str(key)
-                feed = self.boards.get(board)
-                if feed is None:
-                    feed = self.boards[board] = _Feed()
-                if feed.ranks is None:
-                    feed.ranks = own_ranks.RankFeed(key)
-                feed.ranks.add(client)
-                async with feed.lock:
-                    await self._subscribe(board, feed)
+                await self._member_join(key, client)
             if client not in self.member_clients:
                 # Detached while joining: leave the boards joined after that.
                 for key in boards:
@@ -302,6 +295,32 @@ class _Hub:
         except BaseException:
             self.member_detach(client)
             raise
+
+    async def _member_join(self, key: BoardKey, client: own_ranks.MemberClient) -> None:
+        board = str(key)
+        feed = self.boards.get(board)
+        if feed is None:
+            feed = self.boards[board] = _Feed()
+        if feed.ranks is None:
+            feed.ranks = own_ranks.RankFeed(key)
+        feed.ranks.add(client)
+        async with feed.lock:
+            await self._subscribe(board, feed)
+
+    def member_board_follow(self, member_id: int, key: BoardKey) -> None:
+        """The member is on one more board: their own streams in this process follow it (on the hub's loop)."""
+        self.loop.create_task(_member_board_add_quietly(self, member_id, key))
+
+    async def member_board_add(self, member_id: int, key: BoardKey) -> None:
+        """Have the member's own streams in this process follow `key`, starting with their rank on it."""
+        board = str(key)
+        for client in [c for c in self.member_clients if c.live_member_id == member_id and board not in c.live_boards]:
+            client.live_boards.add(board)
+            await self._member_join(key, client)
+            if client not in self.member_clients:
+                self._member_leave(board, client)  # gone meanwhile
+                continue
+            await own_ranks.first_ranks(client, [key])
 
     def member_detach(self, client: own_ranks.MemberClient) -> None:
         if client not in self.member_clients:
@@ -462,6 +481,10 @@ class _Hub:
             if message.get("type") == MEMBER_END_MESSAGE:
                 self.member_end(int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
                 continue
+            if message.get("type") == MEMBER_BOARD_MESSAGE:
+                key = BoardKey.parse(message["board"]).with_tournament(int(message["tournament"]))
+                self.member_board_follow(int(message["member_id"]), key)
+                continue
             if message.get("type") in (UPDATE_MESSAGE, VERSION_MESSAGE):
                 self._ranks_announced(message["board"], int(message["version"]))
             if message.get("type") != UPDATE_MESSAGE:
@@ -545,6 +568,13 @@ async def _close_quietly(client: LiveClient, code: int) -> None:
         await client.live_close(code)
     except Exception:
         logger.warning("ending a %s stream failed", client.live_transport, exc_info=True)
+
+
+async def _member_board_add_quietly(hub: _Hub, member_id: int, key: BoardKey) -> None:
+    try:
+        await hub.member_board_add(member_id, key)
+    except Exception:
+        logger.exception("following %s for member %s failed", key, member_id)
 
 
 async def _fan_out_quietly(board: str, feed: own_ranks.RankFeed, version: int | None) -> None:
