@@ -423,7 +423,14 @@
     event.preventDefault();
     $("signin-error").hidden = true;
     api("/api/v1/auth/token", { method: "POST", body: { username: $("username").value, password: $("password").value } })
-      .then(function (data) { saveTokens(data.access, data.refresh); $("password").value = ""; $("signin").open = false; connectMe(); return loadLeagues(); })
+      .then(function (data) {
+        saveTokens(data.access, data.refresh);
+        $("password").value = "";
+        $("signin").open = false;
+        state.me.ranks = {};  // maybe another member than before
+        connectMe();
+        return loadLeagues();
+      })
       .catch(function (error) { $("signin-error").textContent = error.message; $("signin-error").hidden = false; });
   });
   $("token-form").addEventListener("submit", function (event) {
