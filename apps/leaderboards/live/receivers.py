@@ -11,6 +11,8 @@ their open own streams follow it (`live.member_board` on the same group).
 Embedded (no Redis) everything runs in one process and its hub is told directly.
 """
 
+import logging
+
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -24,6 +26,8 @@ from apps.leagues.selectors import league_list_for_member
 from apps.leagues.signals import league_membership_changed
 from apps.matches.signals import participant_joined
 from apps.members.models import Member
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(league_membership_changed, dispatch_uid="live.league_streams_close")
@@ -99,4 +103,8 @@ def member_board_follow(*, member_id: int, board: BoardKey) -> None:
         hub.loop.call_soon_threadsafe(hub.member_board_follow, member_id, board)
     if registry.store() is not None:
         message = {"type": MEMBER_BOARD_MESSAGE, "member_id": member_id, "board": str(board), "tournament": board.tournament}
-        group_send_all([(MEMBER_STREAMS_GROUP, message)])
+        try:
+            group_send_all([(MEMBER_STREAMS_GROUP, message)])
+        except Exception:
+            # The join is committed; a stream open meanwhile follows the board after a reconnect.
+            logger.warning("telling realtime processes that member %s joined %s failed", member_id, board, exc_info=True)
