@@ -1,7 +1,11 @@
 from channels.routing import URLRouter
 from django.urls import re_path
 
-from apps.leaderboards.live.consumers import LeagueLeaderboardConsumer, TournamentLeaderboardConsumer
+from apps.leaderboards.live.consumers import (
+    LeagueLeaderboardConsumer,
+    MemberRankConsumer,
+    TournamentLeaderboardConsumer,
+)
 from apps.leaderboards.live.sse import EventStreamHandler
 
 websocket_urlpatterns = [
@@ -15,6 +19,7 @@ websocket_urlpatterns = [
         LeagueLeaderboardConsumer.as_asgi(),
         name="ws-league-leaderboard",
     ),
+    re_path(r"^ws/me/$", MemberRankConsumer.as_asgi(), name="ws-me"),
 ]
 
 
@@ -22,7 +27,7 @@ def http_application(django_asgi_app):
     """HTTP: the live event streams on a handler of their own, everything else to Django's."""
     return URLRouter(
         [
-            re_path(r"^api/v1/(?:tournaments|leagues)/\d+/leaderboard/events$", EventStreamHandler()),
+            re_path(r"^api/v1/(?:(?:tournaments|leagues)/\d+/leaderboard|me)/events$", EventStreamHandler()),
             re_path(r"", django_asgi_app),
         ]
     )

@@ -12,7 +12,7 @@ from apps.leagues.models import League
 from apps.leagues.services import league_create, league_member_add
 from apps.leaderboards.settlement.outbox import settlement_request_write
 from apps.matches.models import Match, Tournament
-from apps.matches.services import tournament_join
+from apps.matches.services import match_result_save, match_result_snapshot, tournament_join
 from apps.members.models import Member
 from tests.factories import GuessFactory, MatchFactory, MemberFactory, RoundFactory, TournamentFactory
 
@@ -67,6 +67,16 @@ def match_finish(match: Match, *, score: tuple[int, int] = (2, 1)) -> Settlement
         )
         match.refresh_from_db()
         return settlement_request_write(match=match)
+
+
+def match_play(match: Match, *, score: tuple[int, int]) -> Match:
+    """The feed reports the match in play at `score` (it settles provisionally), saved as ingestion saves it."""
+    with transaction.atomic():
+        match = Match.objects.select_for_update().select_related("tournament").get(pk=match.pk)
+        before = match_result_snapshot(match=match)
+        match.status, match.home_score, match.away_score = Match.Status.LIVE, *score
+        match_result_save(match=match, before=before, actor="feed:test")
+    return match
 
 
 def settlement_done(request: SettlementRequest) -> bool:

@@ -8,9 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from tests.live.boards import board_make, match_finish, match_with_exact_guess
+from tests.live.boards import access_token, board_make, match_finish, match_play, match_with_exact_guess
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
 
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -50,6 +54,8 @@ def test_live_page_from_the_web_role_renders_the_snapshot_and_animates_in_the_ne
 
     board = board_make(members=12)
     match = match_with_exact_guess(board, winners=[board.members[11]])
+    # Signed in: Player 01 on the WebSocket page, Player 12 on the SSE page ("my rank").
+    tokens = [access_token(board.members[0]), access_token(board.members[11])]
     # The Procfile's split: the page from the WSGI web role, the streams from daphne.
     realtime = processes.daphne()
     # DEBUG serves the page's script from the app's static folder, no collectstatic needed.
@@ -66,10 +72,23 @@ def test_live_page_from_the_web_role_renders_the_snapshot_and_animates_in_the_ne
             over_sse = browser.new_page()
             over_sse.goto(f"{web.base}/live/?tournament={board.tournament.pk}&transport=sse")
 
-            for page in (over_ws, over_sse):
+            mine = f"#me-ranks tr[data-board='tournament:{board.tournament.pk}']"
+            for page, token in zip((over_ws, over_sse), tokens):
                 expect(page.locator("#status")).to_have_attribute("data-state", "live", timeout=15_000)
                 expect(page.locator("#board tbody tr")).to_have_count(10)
                 expect(page.locator("#board tbody tr").first.locator(".name")).to_have_text("Player 01")
+                expect(page.locator("#board tbody tr").first.locator(".live")).to_have_text("0")
+                expect(page.locator("#in-play")).to_have_text("No match in play.")
+                expect(page.locator("#me-ranks")).to_be_hidden()
+                page.click("#signin summary")
+                page.fill("#token", token)
+                page.click("#token-form button")
+                # Everybody at 0 points shares rank 1.
+                expect(page.locator(f"{mine} .rank")).to_have_text("1", timeout=15_000)
+                expect(page.locator(f"{mine} .total")).to_have_text("12")
+                expect(page.locator(f"{mine} .points")).to_have_text("0")
+                expect(page.locator(f"{mine} .board")).to_have_text(board.tournament.name)
+                expect(page.locator("#me-status")).to_have_attribute("data-state", "live")
 
             # Playwright's sync API runs an event loop here: database work goes to a thread.
             in_thread(match_finish, match)
@@ -80,7 +99,21 @@ def test_live_page_from_the_web_role_renders_the_snapshot_and_animates_in_the_ne
                 expect(leader.locator(".rank")).to_have_text("1")
                 expect(leader.locator(".delta")).to_have_text("new")
                 expect(page.locator("#board tbody tr").nth(1).locator(".delta")).to_have_text("▼1")
-            over_ws.screenshot(path=str(tmp_path / "live.png"))
+            # Player 01 fell to second with the same points; Player 12 stays first with the points.
+            expect(over_ws.locator(f"{mine} .rank")).to_have_text("2", timeout=15_000)
+            expect(over_ws.locator(f"{mine} .points")).to_have_text("0")
+            expect(over_sse.locator(f"{mine} .points")).not_to_have_text("0", timeout=15_000)
+            expect(over_sse.locator(f"{mine} .rank")).to_have_text("1")
+
+            # A second match kicks off and Player 01's guess is worth 3 live points at 1-0 (goal difference).
+            second = match_with_exact_guess(board, winners=[board.members[0]])
+            in_thread(match_play, second, score=(1, 0))
+            for page in (over_ws, over_sse):
+                expect(page.locator("#in-play .match")).to_have_text(f"match {second.pk}  1–0", timeout=15_000)
+                player_01 = page.locator("#board tbody tr", has=page.locator(".name", has_text="Player 01"))
+                expect(player_01.locator(".live")).to_have_text("3")
+            expect(over_ws.locator(f"{mine} .live")).to_have_text("3", timeout=15_000)
+            over_ws.screenshot(path=str(tmp_path / "live.png"), full_page=True)
         finally:
             browser.close()
 

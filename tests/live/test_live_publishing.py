@@ -141,10 +141,12 @@ def test_no_update_is_published_when_the_top_ten_did_not_change(boards, sent):
     rows = [_row(1, 1, 4), _row(2, 2, 2)]
     boards.boards[board] = (3, rows)
     publisher.boards_changed(boards=[BoardKey.parse(board)])
-    # A change further down the board moves the version, not the top 10.
+    # A change further down the board moves the version, not the top 10:
+    # only the version goes out, for the members' own streams.
     boards.boards[board] = (4, [dict(r) for r in rows])
     publisher.boards_changed(boards=[BoardKey.parse(board)])
-    assert [m["version"] for _, m in sent] == [3]
+    assert [(m["type"], m["version"]) for _, m in sent] == [(frames.UPDATE_MESSAGE, 3), (frames.VERSION_MESSAGE, 4)]
+    assert sent[1] == (BoardKey.parse(board).group, {"type": frames.VERSION_MESSAGE, "board": board, "version": 4})
 
 
 def test_an_older_top_ten_never_replaces_a_newer_published_one(boards, sent):
@@ -154,7 +156,7 @@ def test_an_older_top_ten_never_replaces_a_newer_published_one(boards, sent):
     publisher.boards_changed(boards=[BoardKey.parse(board)])
     boards.boards[board] = (7, [_row(1, 2, 9)])
     publisher.boards_changed(boards=[BoardKey.parse(board)])
-    assert [m["version"] for _, m in sent] == [8]
+    assert [m["version"] for _, m in sent if m["type"] == frames.UPDATE_MESSAGE] == [8]
 
 
 def test_a_board_nobody_watched_forgets_its_last_publication(boards, sent):
@@ -215,3 +217,28 @@ def test_the_channel_layer_socket_timeout_outlasts_its_blocking_read():
     assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     pool = create_pool(layer["CONFIG"]["hosts"][0])
     assert pool.connection_kwargs["socket_timeout"] >= 10
+
+
+@pytest.mark.django_db
+def test_a_board_followed_only_by_own_rank_streams_gets_its_version_without_a_top_ten_read(boards, sent):
+    from apps.leaderboards.models import BoardState
+    from tests.factories import TournamentFactory
+
+    tournament = TournamentFactory()
+    BoardState.objects.create(tournament=tournament, version=12)
+    board = BoardKey.of_tournament(tournament.pk)
+    store = registry.store()
+
+    async def run():
+        client = store.async_client()
+        try:
+            await store.watch(client, "proc-a", {str(board): 2}, 30, own=True)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    assert store.boards_watched([str(board)]) == [] and store.boards_watched([str(board)], own=True) == [str(board)]
+    assert subscriber_count(board=str(board)) == 0 and store.subscriber_count(str(board), own=True) == 2
+    publisher.boards_changed(boards=[board])
+    assert boards.reads == []
+    assert sent == [(board.group, {"type": frames.VERSION_MESSAGE, "board": str(board), "version": 12})]

@@ -141,6 +141,69 @@ def leaderboard_top(*, board: BoardKey) -> tuple[int, list[dict]]:
     return int(page["version"]), page["rows"]
 
 
+# Members whose ranks one `member_ranks` round trip reads: one Lua call and one
+# live-points query per batch, whatever the number of members asked for.
+MEMBER_RANK_BATCH = 500
+
+
+def member_ranks(*, board: BoardKey | str, member_ids: list[int]) -> tuple[int, dict[int, dict]]:
+    """The board's version and, per member on the board, `{rank, total, points, live_points}`.
+
+    Members not on the board are left out. A tournament or league board only
+    (round tables have no live stream). Per batch of MEMBER_RANK_BATCH
+    members: one Redis script (every member's score and the count strictly
+    ahead of it, the total and the version, from one consistent state) and one
+    query for their live points; without Redis, or while the board's set is
+    not built, one database query per batch answers the same. On a league
+    board the points are the member's tournament totals and the rank is
+    within the league (SCORING.md "Ranking").
+    """
+    target = board_resolve(board=board)
+    if target.kind == ROUND:
+        raise ValueError("member ranks are read on tournament and league boards")
+    version = 0
+    ranks: dict[int, dict] = {}
+    unique = list(dict.fromkeys(int(member_id) for member_id in member_ids))
+    for start in range(0, len(unique), MEMBER_RANK_BATCH):
+        batch = unique[start : start + MEMBER_RANK_BATCH]
+        found, _ = _redis_read(target, lambda client: _redis_member_ranks(client, target, batch))
+        if found is None:
+            found = _db_member_ranks(target, batch)
+        batch_version, batch_ranks = found
+        version = max(version, batch_version)
+        ranks.update(batch_ranks)
+    if not unique:
+        found, _ = _redis_read(target, lambda client: _redis_member_ranks(client, target, []))
+        version = (found or _db_member_ranks(target, []))[0]
+    return version, ranks
+
+
+def board_versions(*, boards: list[BoardKey]) -> dict[str, int]:
+    """The current version of each board (by public name): its tournament's, from Redis, else the database.
+
+    One pipelined read of the tournaments' versions, whatever the number of
+    boards (a league board named without its tournament costs a query to find it).
+    """
+    targets = [board_resolve(board=board) for board in boards]
+    tournaments = sorted({target.tournament for target in targets})
+    versions: dict[int, int] = {}
+    if tournaments and redis_available():
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            for tournament_id in tournaments:
+                pipe.hget(meta_key(tournament_id), "v")
+            for tournament_id, version in zip(tournaments, pipe.execute()):
+                if version is not None:
+                    versions[tournament_id] = int(version)
+        except RedisError as exc:
+            redis_failed(exc)
+    missing = [tournament_id for tournament_id in tournaments if tournament_id not in versions]
+    if missing:
+        stored = dict(BoardState.objects.filter(tournament_id__in=missing).values_list("tournament_id", "version"))
+        versions.update({tournament_id: stored.get(tournament_id, 0) for tournament_id in missing})
+    return {str(target): versions[target.tournament] for target in targets}
+
+
 def member_stats(*, tournament_id: int, member_id: int) -> dict:
     """A member's standing in a tournament with rank, percentile and round-by-round ranks.
 
@@ -439,6 +502,51 @@ def _redis_stats_ranks(client, tournament_id: int, member_id: int, rounds: list)
     return aheads[0] + 1, total, [ahead + 1 for ahead in aheads[1:]]
 
 
+# Every member's score, then the number of members strictly ahead of it
+# (rank = 1 + ZCOUNT(-inf, (score)), the board's size and version: one call,
+# one consistent state (all keys share the tournament's hash slot).
+_MEMBER_RANKS_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+local out = {1, redis.call('ZCARD', KEYS[1]), redis.call('HGET', KEYS[2], 'v') or ''}
+for i = 1, #ARGV do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score then
+    out[#out + 1] = score
+    out[#out + 1] = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. score)
+  else
+    out[#out + 1] = ''
+    out[#out + 1] = -1
+  end
+end
+return out
+"""
+
+
+def _redis_member_ranks(client, target: BoardKey, batch: list[int]) -> tuple[int, dict[int, dict]] | None:
+    keys = [target.redis_key, meta_key(target.tournament), ready_key(target.tournament)]
+    reply = redis_script(client, _MEMBER_RANKS_LUA)(keys=keys, args=[member_field(member_id) for member_id in batch])
+    if reply[0] == 0:
+        return None
+    total, version = int(reply[1]), int(reply[2] or 0)
+    found: dict[int, dict] = {}
+    for index, member_id in enumerate(batch):
+        score, ahead = reply[3 + 2 * index], int(reply[4 + 2 * index])
+        if ahead < 0:
+            continue
+        points, _ = zscore_split(float(score))
+        found[member_id] = {"rank": ahead + 1, "total": total, "points": points, "live_points": 0}
+    if found:
+        # The live part of the points is shown apart but does not rank, so the
+        # projection does not hold it: one query per batch, by the unique key.
+        # A settlement committing between the script and this query shows in
+        # the message of its own version, which follows.
+        for member_id, live_points in Standing.objects.filter(
+            tournament_id=target.tournament, member_id__in=list(found)
+        ).values_list("member_id", "live_points"):
+            found[member_id]["live_points"] = live_points
+    return version, found
+
+
 # --- database path ----------------------------------------------------------------
 def _source(target: BoardKey) -> tuple[str, list]:
     """A subquery of (member_id, points, exact_hits, outcome_hits, live_points) rows of the board."""
@@ -550,6 +658,56 @@ def _db_stats_ranks(tournament_id: int, standing: dict, rounds: list) -> tuple[i
         _, rahead = count_ahead(rsource, rparams, points, exact_hits)
         round_ranks.append(rahead + 1)
     return ahead + 1, total, round_ranks
+
+
+def _db_member_ranks(target: BoardKey, batch: list[int]) -> tuple[int, dict[int, dict]]:
+    """`member_ranks` of one batch in one statement, by the rules of `ranking`.
+
+    The board is read once and grouped by rank key (a few thousand distinct
+    (points, exact hits) pairs on a large board), so each member's count ahead
+    sums the groups strictly ahead of it instead of scanning the board per
+    member; the batch's own rows are looked up by their unique keys.
+    """
+    source, params = _source(target)
+    members, member_params = _member_rows(target, batch)
+    sql = (
+        f"WITH g AS (SELECT points, exact_hits, COUNT(*) AS n FROM ({source}) b GROUP BY points, exact_hits), "
+        f"me AS ({members}) "
+        f"SELECT me.member_id, me.points, "
+        f"(SELECT COALESCE(SUM(g.n), 0) FROM g WHERE {ahead_sql('g', 'me')}), "
+        f"(SELECT COALESCE(SUM(g.n), 0) FROM g), me.live_points, "
+        f"(SELECT version FROM {BoardState._meta.db_table} WHERE tournament_id = %s) "
+        f"FROM me"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + member_params + [target.tournament])
+        rows = cursor.fetchall()
+    if not rows:
+        version, _ = _db_state(target)
+        return version, {}
+    found = {
+        member_id: {"rank": int(ahead) + 1, "total": int(total), "points": points, "live_points": live_points}
+        for member_id, points, ahead, total, live_points, _ in rows
+    }
+    return int(rows[0][5] or 0), found
+
+
+def _member_rows(target: BoardKey, batch: list[int]) -> tuple[str, list]:
+    """(member_id, points, exact_hits, live_points) of the batch's members on a tournament or league board."""
+    if target.kind == TOURNAMENT:
+        return (
+            f"SELECT member_id, points, exact_hits, live_points FROM {Standing._meta.db_table} "
+            f"WHERE tournament_id = %s AND member_id = ANY(%s)",
+            [target.tournament, list(batch)],
+        )
+    # A league lists its members who never joined the tournament with zeros, as `_source` does.
+    return (
+        f"SELECT lm.member_id AS member_id, COALESCE(s.points, 0) AS points, "
+        f"COALESCE(s.exact_hits, 0) AS exact_hits, COALESCE(s.live_points, 0) AS live_points "
+        f"FROM {LeagueMembership._meta.db_table} lm LEFT JOIN {Standing._meta.db_table} s "
+        f"ON s.tournament_id = %s AND s.member_id = lm.member_id WHERE lm.league_id = %s AND lm.member_id = ANY(%s)",
+        [target.tournament, target.id, list(batch)],
+    )
 
 
 # --- rows -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Who may watch a live board: tournament boards are public, league boards need a member's token.
+"""Who may watch a live board: tournament boards are public, league boards need a member's token;
+a member's own stream needs the member's token and follows the boards they are on.
 
 Access is checked when a stream opens and holds only while it stays true: a
 league stream ends when its token expires, and when the member leaves the
@@ -14,7 +15,8 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from apps.common.errors import ApplicationError, Forbidden, NotFound
 from apps.leaderboards.boards.keys import LEAGUE, TOURNAMENT, BoardKey
-from apps.leagues.selectors import league_is_member, league_tournament_id
+from apps.leaderboards.models import Standing
+from apps.leagues.selectors import league_is_member, league_list_for_member, league_tournament_id
 from apps.matches.models import Tournament
 from apps.members.models import Member
 
@@ -61,6 +63,33 @@ def viewer_still_allowed(*, board: BoardKey, member_id: int) -> bool:
         Member.objects.filter(pk=member_id, is_active=True).exists()
         and league_is_member(league_id=board.id, member_id=member_id)
     )
+
+
+def member_stream_access(*, token: str | None) -> tuple[Viewer, list[BoardKey]]:
+    """The member a token opens their own stream for, and their boards; a 401 ApplicationError without a valid one.
+
+    The boards are read once, when the stream opens: each tournament the
+    member takes part in (every participant has a standing) and each of their
+    leagues, with its tournament known.
+    """
+    if not token:
+        raise ApplicationError("not_authenticated", "Your own rank needs your access token.", status_code=401)
+    viewer = _viewer_from_token(token)
+    if viewer is None:
+        raise ApplicationError("token_not_valid", "The access token is invalid or expired.", status_code=401)
+    return viewer, member_boards(member_id=viewer.member_id)
+
+
+def member_boards(*, member_id: int) -> list[BoardKey]:
+    """The live boards a member is on: their tournaments, then their leagues, each by id."""
+    tournaments = Standing.objects.filter(member_id=member_id).order_by("tournament_id").values_list(
+        "tournament_id", flat=True
+    )
+    leagues = league_list_for_member(member_id=member_id).values_list("pk", "tournament_id")
+    return [
+        *(BoardKey.of_tournament(tournament_id) for tournament_id in tournaments),
+        *(BoardKey.of_league(league_id, tournament_id) for league_id, tournament_id in leagues),
+    ]
 
 
 def _viewer_from_token(token: str) -> Viewer | None:

@@ -26,7 +26,19 @@ CLOSE_UNAVAILABLE = 1011
 SNAPSHOT_REQUEST_INTERVAL = 1.0
 
 
-class LeaderboardConsumer(AsyncWebsocketConsumer):
+class _LiveConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, a
+        # hop to its single database thread that thousands of clients
+        # connecting at once would queue on. The live consumers reach the
+        # database only through database_sync_to_async, which does that itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class LeaderboardConsumer(_LiveConsumer):
     """Sends a `snapshot` on connect, then each `update` of the board's top 10.
 
     A client may send `{"type": "snapshot"}` to get the current top 10 again
@@ -41,16 +53,6 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
     board_kind = "tournament"
     channel_layer_alias = None
     live_transport = "websocket"
-
-    async def dispatch(self, message):
-        # Channels closes stale database connections before every message, a
-        # hop to its single database thread that thousands of clients
-        # connecting at once would queue on. This consumer reaches the database
-        # only through database_sync_to_async, which does that itself.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self):
         self.board = None
@@ -152,3 +154,71 @@ class TournamentLeaderboardConsumer(LeaderboardConsumer):
 
 class LeagueLeaderboardConsumer(LeaderboardConsumer):
     board_kind = "league"
+
+
+class MemberRankConsumer(_LiveConsumer):
+    """The caller's own rank (API.md "The caller's own rank, live"): `/ws/me/?token=<access>`.
+
+    Sends a `rank` message per board the member is on right after
+    connecting, then one each time their rank, points or live points on one of
+    those boards change (`own_ranks`). Closed with 4401 without a valid token
+    and when the token expires, 4429 past the per-address cap, 1012 when the
+    process stops, like the board streams. Messages from the client are ignored.
+    """
+
+    channel_layer_alias = None
+    live_transport = "websocket"
+
+    async def connect(self):
+        self.live_member_id = None
+        self.live_expires_at = None
+        self.live_ranks = {}
+        self.live_boards = set()
+        self.live_closed = False
+        self.attached = False
+        self.slot = None
+        await self.accept()
+        self.slot = Slot.take(client_address(self.scope))
+        if self.slot is None:
+            LIVE_REFUSED.labels(self.live_transport).inc()
+            await self._close(CLOSE_TOO_MANY_CONNECTIONS)
+            return
+        token = (parse_qs(self.scope.get("query_string", b"").decode()).get("token") or [None])[0]
+        try:
+            viewer, boards = await hub().member_check(token)
+        except ApplicationError as exc:
+            await self._close(4000 + exc.status_code)
+            return
+        except Exception:
+            logger.exception("a member's own stream could not be checked")
+            await self._close(CLOSE_UNAVAILABLE)
+            return
+        self.live_member_id, self.live_expires_at = viewer.member_id, viewer.expires_at
+        self.attached = True
+        try:
+            await hub().member_attach(self, boards)
+        except Exception:
+            logger.exception("member %s's ranks could not be loaded", viewer.member_id)
+            await self._close(CLOSE_UNAVAILABLE)
+
+    async def disconnect(self, code):
+        if self.attached:
+            self.attached = False
+            hub().member_detach(self)
+        if self.slot is not None:
+            self.slot.release()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        return
+
+    async def live_send(self, message) -> None:
+        await self.send(text_data=message.text)
+
+    async def live_close(self, code: int) -> None:
+        self.attached = False
+        await self._close(code)
+
+    async def _close(self, code: int) -> None:
+        if not self.live_closed:
+            self.live_closed = True
+            await self.close(code=code)

@@ -1,4 +1,11 @@
-"""The wire format of the live top 10: each message serialized once and shared by every client."""
+"""The wire format of the live streams.
+
+Board streams (the live top 10) carry `Frame`s, each serialized once and
+shared by every client of a board. The caller's own stream (`/ws/me/`,
+`/me/events`) carries `MemberMessage`s, one per member: a message type is a
+constructor here (`rank_message`; an achievement's message is another
+constructor beside it), and every transport sends whatever it is given.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,18 @@ import json
 from datetime import UTC, datetime
 
 UPDATE_MESSAGE = "live.update"
+# A board's version grew but its top 10 did not change: only the members'
+# own streams (their ranks further down) have something to look at.
+VERSION_MESSAGE = "live.version"
 # A control message on a board's group: end `member_id`'s streams of the board.
 REVOKE_MESSAGE = "live.revoke"
+# A control message on MEMBER_STREAMS_GROUP: end `member_id`'s own streams (deactivated).
+MEMBER_END_MESSAGE = "live.member_end"
+# A control message on MEMBER_STREAMS_GROUP: `member_id` is on one more board
+# (joined a tournament or a league); their own streams follow it from now on.
+MEMBER_BOARD_MESSAGE = "live.member_board"
+# The group every process holding members' own streams joins, for the two messages above.
+MEMBER_STREAMS_GROUP = "lb-live.members"
 
 
 def canonical(rows: list[dict]) -> str:
@@ -90,3 +107,23 @@ class Frame:
         if self._snapshot is None:
             self._snapshot = Frame.snapshot_of(board=self.board, version=self.version, rows=self.rows)
         return self._snapshot
+
+
+class MemberMessage:
+    """One message of a member's own stream: its `type`, its JSON text and its SSE event (named after the type)."""
+
+    __slots__ = ("kind", "text")
+
+    def __init__(self, kind: str, payload: dict):
+        self.kind = kind
+        self.text = json.dumps({"type": kind, **payload})
+
+    @property
+    def sse(self) -> str:
+        return f"event: {self.kind}\ndata: {self.text}\n\n"
+
+
+def rank_message(*, board: str, version: int, rank: int, total: int, points: int, live_points: int) -> MemberMessage:
+    """The caller's rank on one of their boards (API.md "The caller's own rank, live")."""
+    payload = {"board": board, "version": version, "rank": rank, "total": total, "points": points}
+    return MemberMessage("rank", {**payload, "live_points": live_points})

@@ -23,6 +23,12 @@ Versions are the board's own version (it grows with every change of the
 board, also outside the top 10). An update carries `previous_version`, the
 version of the update published before it: a client whose version is lower
 missed one and reloads the snapshot.
+
+Members' own streams (`own_ranks`) watch every board their member is on
+through the same feeds: a board held for them is joined and registered like
+one held for its top 10, and each version the publisher announces (an
+`update`, or a `live.version` when the top 10 did not change) starts one
+batched read of the ranks of the members this process holds on the board.
 """
 
 from __future__ import annotations
@@ -43,8 +49,18 @@ from django.conf import settings
 from apps.leaderboards.boards.keys import TOURNAMENT, BoardKey
 from apps.leaderboards.boards.selectors import leaderboard_top
 from apps.leaderboards.live import registry
-from apps.leaderboards.live.access import Viewer, board_access_check, viewer_still_allowed
-from apps.leaderboards.live.frames import REVOKE_MESSAGE, UPDATE_MESSAGE, Frame, canonical
+from apps.leaderboards.live import own_ranks
+from apps.leaderboards.live.access import Viewer, board_access_check, member_stream_access, viewer_still_allowed
+from apps.leaderboards.live.frames import (
+    MEMBER_BOARD_MESSAGE,
+    MEMBER_END_MESSAGE,
+    MEMBER_STREAMS_GROUP,
+    REVOKE_MESSAGE,
+    UPDATE_MESSAGE,
+    VERSION_MESSAGE,
+    Frame,
+    canonical,
+)
 from apps.leaderboards.live.metrics import LIVE_CLIENTS, LIVE_LAG, LIVE_SENT
 
 logger = logging.getLogger(__name__)
@@ -71,13 +87,32 @@ class LiveClient(Protocol):
 
 
 class _Feed:
-    __slots__ = ("clients", "state", "lock", "subscribed")
+    __slots__ = ("clients", "state", "lock", "subscribed", "ranks", "top_watched", "own_watched")
 
     def __init__(self):
         self.clients: set = set()
         self.state: Frame | None = None
         self.lock = asyncio.Lock()
+        # In the board's group; registered (`registry`) as watched for its top 10, for members' own streams.
         self.subscribed = False
+        self.top_watched = False
+        self.own_watched = False
+        # The members' own streams on this board, once one watches it.
+        self.ranks: own_ranks.RankFeed | None = None
+
+    def has_members(self) -> bool:
+        return self.ranks is not None and bool(self.ranks.members)
+
+    def idle(self) -> bool:
+        return not self.clients and not self.has_members()
+
+    def settled(self) -> bool:
+        """Whether it has clients and no registration they do not need (nothing for `_release` to do)."""
+        return (
+            not self.idle()
+            and (bool(self.clients) or not self.top_watched)
+            and (self.has_members() or not self.own_watched)
+        )
 
 
 class _Hub:
@@ -95,6 +130,8 @@ class _Hub:
         self._pending_refresh: set[str] = set()
         self._checks: dict[str, asyncio.Task] = {}
         self._expiries: dict[LiveClient, asyncio.TimerHandle] = {}
+        self.member_clients: set[own_ranks.MemberClient] = set()
+        self._member_group_joined = False
 
     # lifecycle
 
@@ -149,12 +186,9 @@ class _Hub:
         LIVE_CLIENTS.labels(client.live_transport).inc()
         try:
             async with feed.lock:
-                if not feed.subscribed and not self.embedded:
-                    # Join the group before reading the top 10: an update
-                    # published in between is then received, never lost.
-                    await self.layer.group_add(BoardKey.parse(board).group, self.channel)
-                    await self.store.watch(self.redis, self.proc, {board: len(feed.clients)}, self._ttl())
-                    feed.subscribed = True
+                # Join the group before reading the top 10: an update
+                # published in between is then received, never lost.
+                await self._subscribe(board, feed)
                 if feed.state is None:
                     version, rows = await _top_read_async(board)
                     self._offer(feed, Frame.snapshot_of(board=board, version=version, rows=rows))
@@ -168,6 +202,24 @@ class _Hub:
         snapshot = feed.state.snapshot()
         client.live_version = snapshot.version
         return snapshot
+
+    async def _subscribe(self, board: str, feed: _Feed) -> None:
+        """Join the board's group and register what its clients watch (under `feed.lock`).
+
+        Top-10 clients and members' own streams are registered apart: the
+        publisher reads the top 10 only of boards whose top 10 is watched.
+        """
+        if self.embedded:
+            return
+        if not feed.subscribed:
+            await self.layer.group_add(BoardKey.parse(board).group, self.channel)
+            feed.subscribed = True
+        if feed.clients and not feed.top_watched:
+            await self.store.watch(self.redis, self.proc, {board: len(feed.clients)}, self._ttl())
+            feed.top_watched = True
+        if feed.has_members() and not feed.own_watched:
+            await self.store.watch(self.redis, self.proc, {board: feed.ranks.count()}, self._ttl(), own=True)
+            feed.own_watched = True
 
     async def _still_allowed(self, board: str, client: LiveClient) -> bool:
         # The access check ran before the client joined the board: a removal
@@ -196,9 +248,115 @@ class _Hub:
         if expiry is not None:
             expiry.cancel()
         LIVE_CLIENTS.labels(client.live_transport).dec()
-        if not feed.clients:
+        self._release(board, feed)
+
+    def _release(self, board: str, feed: _Feed) -> None:
+        if not feed.settled():
             # Its own task: a cancelled request must not cut the teardown short.
             self.loop.create_task(self._teardown(board, feed))
+
+    # members' own streams
+
+    async def member_check(self, token: str | None) -> tuple[Viewer, list[BoardKey]]:
+        """The member a token opens their own stream for and their boards (`access.member_stream_access`)."""
+        return await _sync(member_stream_access)(token=token)
+
+    async def member_attach(self, client: own_ranks.MemberClient, boards: list[BoardKey]) -> None:
+        """Add a member's own stream to each of their boards, then send it its rank on each.
+
+        The stream joins the boards before their ranks are read: a version
+        announced in between reaches it through the fan-out, and the first
+        read never sends an older answer after a newer one (`own_ranks.deliver`).
+        """
+        await self._ensure_started()
+        if not self.embedded and not self._member_group_joined:
+            # Joined once for the process's life: a deactivated member's own
+            # streams are ended through it (`member_end`).
+            self._member_group_joined = True
+            await self.layer.group_add(MEMBER_STREAMS_GROUP, self.channel)
+        client.live_ranks = {}
+        client.live_boards = {str(key) for key in boards}
+        self.member_clients.add(client)
+        LIVE_CLIENTS.labels(client.live_transport).inc()
+        if client.live_expires_at is not None:
+            delay = max(0.0, client.live_expires_at - time.time())
+            self._expiries[client] = self.loop.call_later(delay, self._member_end, client, CLOSE_TOKEN_EXPIRED)
+        try:
+            for key in boards:
+                if client not in self.member_clients:
+                    break  # gone while an earlier board was joined
+                await self._member_join(key, client)
+            if client not in self.member_clients:
+                # Detached while joining: leave the boards joined after that.
+                for key in boards:
+                    self._member_leave(str(key), client)
+                return
+            await own_ranks.first_ranks(client, boards)
+        except BaseException:
+            self.member_detach(client)
+            raise
+
+    async def _member_join(self, key: BoardKey, client: own_ranks.MemberClient) -> None:
+        board = str(key)
+        feed = self.boards.get(board)
+        if feed is None:
+            feed = self.boards[board] = _Feed()
+        if feed.ranks is None:
+            feed.ranks = own_ranks.RankFeed(key)
+        feed.ranks.add(client)
+        async with feed.lock:
+            await self._subscribe(board, feed)
+
+    def member_board_follow(self, member_id: int, key: BoardKey) -> None:
+        """The member is on one more board: their own streams in this process follow it (on the hub's loop)."""
+        self.loop.create_task(_member_board_add_quietly(self, member_id, key))
+
+    async def member_board_add(self, member_id: int, key: BoardKey) -> None:
+        """Have the member's own streams in this process follow `key`, starting with their rank on it."""
+        board = str(key)
+        for client in [c for c in self.member_clients if c.live_member_id == member_id and board not in c.live_boards]:
+            client.live_boards.add(board)
+            await self._member_join(key, client)
+            if client not in self.member_clients:
+                self._member_leave(board, client)  # gone meanwhile
+                continue
+            await own_ranks.first_ranks(client, [key])
+
+    def member_detach(self, client: own_ranks.MemberClient) -> None:
+        if client not in self.member_clients:
+            return
+        self.member_clients.discard(client)
+        expiry = self._expiries.pop(client, None)
+        if expiry is not None:
+            expiry.cancel()
+        LIVE_CLIENTS.labels(client.live_transport).dec()
+        for board in list(client.live_boards):
+            self._member_leave(board, client)
+
+    def _member_leave(self, board: str, client: own_ranks.MemberClient) -> None:
+        client.live_boards.discard(board)
+        feed = self.boards.get(board)
+        if feed is not None and feed.ranks is not None:
+            feed.ranks.remove(client)
+            self._release(board, feed)
+
+    def member_end(self, member_id: int, code: int = CLOSE_ACCESS_REVOKED) -> int:
+        """End this process's own streams of `member_id`; returns how many."""
+        ended = [client for client in self.member_clients if client.live_member_id == member_id]
+        for client in ended:
+            self._member_end(client, code)
+        return len(ended)
+
+    def _member_end(self, client: own_ranks.MemberClient, code: int) -> None:
+        self.member_detach(client)
+        self.loop.create_task(_close_quietly(client, code))
+
+    def _ranks_announced(self, board: str, version: int | None) -> None:
+        feed = self.boards.get(board)
+        if feed is None or feed.ranks is None or not feed.ranks.members:
+            return
+        # Its own task: the receive loop goes on to the next message while the ranks are read.
+        self.loop.create_task(_fan_out_quietly(board, feed.ranks, version))
 
     async def still_allowed(self, board: str, client: LiveClient) -> bool:
         """Read a league client's access again; a client that lost it is ended (4403) here and now."""
@@ -212,10 +370,16 @@ class _Hub:
         return feed is not None and client in feed.clients
 
     def revoke(self, board: str, member_id: int, code: int = CLOSE_ACCESS_REVOKED) -> int:
-        """End this process's streams of `board` opened by `member_id`; returns how many."""
+        """End this process's streams of `board` opened by `member_id`; returns how many.
+
+        The member's own streams stay open and stop following the board.
+        """
         feed = self.boards.get(board)
         if feed is None:
             return 0
+        if feed.ranks is not None:
+            for client in list(feed.ranks.members.get(member_id, ())):
+                self._member_leave(board, client)
         ended = [client for client in feed.clients if client.live_member_id == member_id]
         for client in ended:
             self._end(board, client, code)
@@ -226,8 +390,13 @@ class _Hub:
         ended = [(board, client) for board, feed in list(self.boards.items()) for client in list(feed.clients)]
         for board, client in ended:
             self.detach(board, client)
-        await asyncio.gather(*(_close_quietly(client, code) for _, client in ended))
-        return len(ended)
+        members = list(self.member_clients)
+        for client in members:
+            self.member_detach(client)
+        await asyncio.gather(*(_close_quietly(client, code) for _, client in ended), *(
+            _close_quietly(client, code) for client in members
+        ))
+        return len(ended) + len(members)
 
     def _end(self, board: str, client: LiveClient, code: int) -> None:
         # Detached at once, so not one more update (nor a requested snapshot)
@@ -240,21 +409,29 @@ class _Hub:
         return feed.state.snapshot() if feed is not None and feed.state is not None else None
 
     async def _teardown(self, board: str, feed: _Feed) -> None:
+        """Drop the registrations nobody needs any more, and the group and the feed once it has no client."""
         async with feed.lock:
-            if feed.clients:
-                return
             try:
-                if feed.subscribed:
+                if feed.top_watched and not feed.clients:
+                    # The publisher stops sending this board's updates, so the
+                    # top 10 held here would go stale: read afresh by the next client.
+                    feed.top_watched = False
+                    feed.state = None
+                    await self.store.unwatch(self.redis, self.proc, board)
+                if feed.own_watched and not feed.has_members():
+                    feed.own_watched = False
+                    await self.store.unwatch(self.redis, self.proc, board, own=True)
+                if feed.subscribed and feed.idle():
                     feed.subscribed = False
                     await self.layer.group_discard(BoardKey.parse(board).group, self.channel)
-                    await self.store.unwatch(self.redis, self.proc, board)
             except Exception:
                 logger.exception("leaving live board %s failed; its registration expires by itself", board)
             finally:
-                # Messages missed while unsubscribed make the cached state unsafe.
-                feed.state = None
-                if not feed.clients and self.boards.get(board) is feed:
-                    del self.boards[board]
+                if feed.idle():
+                    # Messages missed while unsubscribed make the cached state unsafe.
+                    feed.state = None
+                    if self.boards.get(board) is feed:
+                        del self.boards[board]
 
     # messages
 
@@ -266,7 +443,10 @@ class _Hub:
 
     async def _dispatch(self, frame: Frame) -> None:
         feed = self.boards.get(frame.board)
-        if feed is None or not self._offer(feed, frame):
+        # A board held only for members' own streams keeps no top 10: updates
+        # may stop reaching it (the top 10 watched nowhere), so a client that
+        # comes for the top 10 reads it afresh.
+        if feed is None or not feed.clients or not self._offer(feed, frame):
             return
         sent = {"websocket": 0, "sse": 0}
         for client in list(feed.clients):
@@ -298,6 +478,15 @@ class _Hub:
             if message.get("type") == REVOKE_MESSAGE:
                 self.revoke(message["board"], int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
                 continue
+            if message.get("type") == MEMBER_END_MESSAGE:
+                self.member_end(int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
+                continue
+            if message.get("type") == MEMBER_BOARD_MESSAGE:
+                key = BoardKey.parse(message["board"]).with_tournament(int(message["tournament"]))
+                self.member_board_follow(int(message["member_id"]), key)
+                continue
+            if message.get("type") in (UPDATE_MESSAGE, VERSION_MESSAGE):
+                self._ranks_announced(message["board"], int(message["version"]))
             if message.get("type") != UPDATE_MESSAGE:
                 continue
             frame = Frame(
@@ -319,10 +508,13 @@ class _Hub:
         # Three refreshes per lifetime: one lost write never lets a live entry lapse.
         while True:
             await asyncio.sleep(self._ttl() / 3)
-            counts = {board: len(feed.clients) for board, feed in self.boards.items() if feed.subscribed}
+            counts = {board: len(feed.clients) for board, feed in self.boards.items() if feed.top_watched}
+            own = {board: feed.ranks.count() for board, feed in self.boards.items() if feed.own_watched}
             try:
                 if counts:
                     await self.store.watch(self.redis, self.proc, counts, self._ttl())
+                if own:
+                    await self.store.watch(self.redis, self.proc, own, self._ttl(), own=True)
                 await self.store.prune(self.redis)
             except Exception:
                 logger.warning("refreshing live subscriber counts failed", exc_info=True)
@@ -346,6 +538,8 @@ class _Hub:
     async def _refresh_boards(self, boards: list[str]) -> None:
         for board in boards:
             feed = self.boards.get(board)
+            if feed is not None and feed.ranks is not None and feed.ranks.members:
+                await _fan_out_quietly(board, feed.ranks, None)
             if feed is None or feed.state is None:
                 continue
             committed_at = time.time()
@@ -376,6 +570,20 @@ async def _close_quietly(client: LiveClient, code: int) -> None:
         logger.warning("ending a %s stream failed", client.live_transport, exc_info=True)
 
 
+async def _member_board_add_quietly(hub: _Hub, member_id: int, key: BoardKey) -> None:
+    try:
+        await hub.member_board_add(member_id, key)
+    except Exception:
+        logger.exception("following %s for member %s failed", key, member_id)
+
+
+async def _fan_out_quietly(board: str, feed: own_ranks.RankFeed, version: int | None) -> None:
+    try:
+        await own_ranks.fan_out(board, feed, version)
+    except Exception:
+        logger.exception("live rank fan-out failed for %s", board)
+
+
 def _sync(function):
     return database_sync_to_async(function)
 
@@ -404,7 +612,7 @@ def current_hub() -> _Hub | None:
 
 
 def subscriber_count(*, board: str) -> int:
-    """Live clients of `board` over every web process (this process alone when embedded)."""
+    """Top-10 clients of `board` over every web process (this process alone when embedded)."""
     store = registry.store()
     if store is not None:
         return store.subscriber_count(board)

@@ -22,6 +22,15 @@ LIVE_REFUSED = Counter(
     "Live connections refused because their address held LIVE_MAX_CONNECTIONS_PER_IP in this process.",
     ["transport"],
 )
+LIVE_RANK_READS = Counter(
+    "scoreboard_live_rank_reads_total",
+    "Batches of members' ranks read for their own streams (one per batch of members, board version and process).",
+)
+LIVE_RANK_FAN_OUT = Histogram(
+    "scoreboard_live_rank_fan_out_seconds",
+    "From a board version announced to the last rank message of this process's members on the board written.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 for _transport in ("websocket", "sse"):
     LIVE_CLIENTS.labels(_transport)
     LIVE_SENT.labels(_transport)

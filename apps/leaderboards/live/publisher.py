@@ -17,6 +17,11 @@ With Redis (REDIS_URL set):
   the last one published (`lb:live:last:{board}`, swapped atomically) and
   sends the update only when it differs. The JSON text is built once there;
   processes forward it to WebSocket clients as-is and wrap it once for SSE.
+  When the top 10 did not change it sends a `live.version` message instead
+  (board and version, a few bytes): members' own streams further down the
+  board may have moved, and the processes holding them read their ranks.
+  A board followed only by members' own streams (registered apart, in
+  `lb:live:own`) gets its `live.version` message without a top-10 read.
 
 Embedded (no REDIS_URL): the channel layer is in-memory and settlement may run
 in another process, so each web process re-reads the top 10 of the boards its
@@ -40,10 +45,10 @@ from channels.layers import get_channel_layer
 from django.dispatch import receiver
 
 from apps.leaderboards.boards.keys import LEAGUE, TOURNAMENT, BoardKey
-from apps.leaderboards.boards.selectors import leaderboard_top
+from apps.leaderboards.boards.selectors import board_versions, leaderboard_top
 from apps.leaderboards.boards.signals import boards_changed as boards_changed_signal
 from apps.leaderboards.live import registry
-from apps.leaderboards.live.frames import UPDATE_MESSAGE, Frame, canonical
+from apps.leaderboards.live.frames import UPDATE_MESSAGE, VERSION_MESSAGE, Frame, canonical
 from apps.leaderboards.live.hub import current_hub
 from apps.leaderboards.live.metrics import LIVE_PUBLISHED
 
@@ -66,7 +71,8 @@ def boards_changed(*, boards: Iterable[BoardKey]) -> None:
     misses an update catches up with the next one or on reconnecting.
     """
     committed_at = time.time()
-    boards = list(dict.fromkeys(str(board) for board in boards if board.kind in LIVE_KINDS))
+    keys = {str(board): board for board in boards if board.kind in LIVE_KINDS}
+    boards = list(keys)
     if not boards:
         return
     try:
@@ -74,23 +80,34 @@ def boards_changed(*, boards: Iterable[BoardKey]) -> None:
         if store is None:
             _embedded_refresh(boards)
             return
-        _publish(store, boards, committed_at)
+        _publish(store, boards, committed_at, keys)
     except Exception:
         logger.exception("live top-10 publishing failed for %d boards", len(boards))
 
 
-def _publish(store: registry.RedisStore, boards: list[str], committed_at: float) -> None:
+def _publish(store: registry.RedisStore, boards: list[str], committed_at: float, keys: dict[str, BoardKey]) -> None:
     watched = store.boards_watched(boards)
     unwatched = [board for board in boards if board not in set(watched)]
     if unwatched:
-        # Nobody sees these boards, so nothing was published to compare with
-        # later: a stale entry could hide the next change from a new client.
+        # Nobody sees these boards' top 10, so nothing was published to compare
+        # with later: a stale entry could hide the next change from a new client.
         store.baselines_drop(unwatched)
     messages = []
+    own_only = store.boards_watched(unwatched, own=True) if unwatched else []
+    if own_only:
+        versions = board_versions(boards=[keys[board] for board in own_only])
+        messages += [
+            (BoardKey.parse(board).group, {"type": VERSION_MESSAGE, "board": board, "version": versions[board]})
+            for board in own_only
+        ]
     for board in watched:
         version, rows = leaderboard_top(board=BoardKey.parse(board))
         changed, previous_version, previous_top = store.baseline_swap(board, version, canonical(rows))
         if not changed:
+            # Also sent for a version published already (another settlement
+            # got there first): a hub ignores versions it has fanned out.
+            version_message = {"type": VERSION_MESSAGE, "board": board, "version": version}
+            messages.append((BoardKey.parse(board).group, version_message))
             continue
         frame = Frame.update_of(
             board=board,
@@ -116,7 +133,8 @@ def _publish(store: registry.RedisStore, boards: list[str], committed_at: float)
         return
     group_send_all(messages)
     for _, message in messages:
-        LIVE_PUBLISHED.labels(BoardKey.parse(message["board"]).kind).inc()
+        if message["type"] == UPDATE_MESSAGE:
+            LIVE_PUBLISHED.labels(BoardKey.parse(message["board"]).kind).inc()
 
 
 def group_send_all(messages: list[tuple[str, dict]]) -> None:

@@ -1,9 +1,13 @@
 """Where live subscribers and the last published top 10 of each board are kept (Redis).
 
 `lb:live:boards` (board name -> expiry) and `lb:live:subs:{board}` (process ->
-count:expiry) say which boards somebody watches; a crashed process stops
-counting once its entries expire. `lb:live:last:{board}` holds the last top 10
-published, swapped atomically so a board's update is published once.
+count:expiry) say which boards somebody watches the top 10 of; a crashed
+process stops counting once its entries expire. `lb:live:own` and
+`lb:live:own-subs:{board}` say the same of members' own streams (`own=True`):
+kept apart so that a board followed only by members' own streams costs the
+publisher no top-10 read, only a version message. `lb:live:last:{board}`
+holds the last top 10 published, swapped atomically so a board's update is
+published once.
 """
 
 import os
@@ -14,10 +18,20 @@ from django.conf import settings
 from redis import asyncio as aioredis
 
 _INDEX_KEY = "lb:live:boards"
+_OWN_INDEX_KEY = "lb:live:own"
 
 
 def _subs_key(board: str) -> str:
     return f"lb:live:subs:{board}"
+
+
+def _own_subs_key(board: str) -> str:
+    return f"lb:live:own-subs:{board}"
+
+
+def _keys(board: str, own: bool) -> tuple[str, str]:
+    """(the index, the board's per-process counts) of top-10 clients, or of members' own streams."""
+    return (_OWN_INDEX_KEY, _own_subs_key(board)) if own else (_INDEX_KEY, _subs_key(board))
 
 
 def _last_key(board: str) -> str:
@@ -87,13 +101,13 @@ class RedisStore:
             self._sync_pid = os.getpid()
         return self._sync
 
-    def boards_watched(self, boards: list[str]) -> list[str]:
+    def boards_watched(self, boards: list[str], *, own: bool = False) -> list[str]:
         now = time.time()
         watched: list[str] = []
         client = self.client()
         for start in range(0, len(boards), 1000):
             chunk = boards[start : start + 1000]
-            scores = client.zmscore(_INDEX_KEY, chunk)
+            scores = client.zmscore(_OWN_INDEX_KEY if own else _INDEX_KEY, chunk)
             watched += [board for board, score in zip(chunk, scores) if score is not None and score > now]
         return watched
 
@@ -111,10 +125,10 @@ class RedisStore:
         old_top = result[2].decode() if isinstance(result[2], bytes) else result[2]
         return True, int(result[1]), old_top
 
-    def subscriber_count(self, board: str) -> int:
+    def subscriber_count(self, board: str, *, own: bool = False) -> int:
         now = time.time()
         total = 0
-        for value in self.client().hvals(_subs_key(board)):
+        for value in self.client().hvals(_keys(board, own)[1]):
             count, _, expires = value.decode().partition(":")
             if float(expires) > now:
                 total += int(count)
@@ -130,18 +144,19 @@ class RedisStore:
         )
         return aioredis.Redis(connection_pool=pool)
 
-    async def watch(self, client, proc: str, counts: dict[str, int], ttl: float) -> None:
+    async def watch(self, client, proc: str, counts: dict[str, int], ttl: float, *, own: bool = False) -> None:
         expires = time.time() + ttl
         async with client.pipeline(transaction=False) as pipe:
             for board, count in counts.items():
-                pipe.eval(_WATCH_LUA, 2, _INDEX_KEY, _subs_key(board), board, proc, count, expires, int(ttl) + 1)
+                pipe.eval(_WATCH_LUA, 2, *_keys(board, own), board, proc, count, expires, int(ttl) + 1)
             await pipe.execute()
 
-    async def unwatch(self, client, proc: str, board: str) -> None:
-        await client.eval(_UNWATCH_LUA, 2, _INDEX_KEY, _subs_key(board), board, proc, time.time())
+    async def unwatch(self, client, proc: str, board: str, *, own: bool = False) -> None:
+        await client.eval(_UNWATCH_LUA, 2, *_keys(board, own), board, proc, time.time())
 
     async def prune(self, client) -> None:
         await client.zremrangebyscore(_INDEX_KEY, "-inf", time.time())
+        await client.zremrangebyscore(_OWN_INDEX_KEY, "-inf", time.time())
 
     async def baseline_seed(self, client, board: str, version: int, canonical: str) -> None:
         await client.set(_last_key(board), f"{version}|{canonical}", nx=True, ex=_LAST_TTL)

@@ -1,4 +1,5 @@
-"""Server-Sent Events: the live top 10 of a board over plain HTTP (API.md "Live top 10").
+"""Server-Sent Events: the live top 10 of a board over plain HTTP (API.md "Live top 10"),
+and the caller's own rank (`/api/v1/me/events`, events named `rank`).
 
 Async views: on daphne each open stream is a coroutine waiting on a queue,
 not a thread. Events are named `snapshot` and `update`; `id:` is the board
@@ -27,7 +28,7 @@ from django.views.decorators.http import require_GET
 from apps.common.errors import ApplicationError
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.live.access import Viewer
-from apps.leaderboards.live.frames import Frame
+from apps.leaderboards.live.frames import Frame, MemberMessage
 from apps.leaderboards.live.hub import AccessEnded, hub
 from apps.leaderboards.live.limits import RETRY_AFTER_SECONDS, Slot, client_address
 from apps.leaderboards.live.metrics import LIVE_REFUSED
@@ -48,11 +49,14 @@ class _SseClient:
         self.live_version: int | None = None
         self.live_member_id: int | None = viewer.member_id if viewer else None
         self.live_expires_at: float | None = viewer.expires_at if viewer else None
+        # A member's own stream: the last rank sent per board, and the boards it follows.
+        self.live_ranks: dict = {}
+        self.live_boards: set[str] = set()
         self.queue: asyncio.Queue = asyncio.Queue()
         self.overflowed = False
         self.ended = False
 
-    async def live_send(self, frame: Frame) -> None:
+    async def live_send(self, frame: Frame | MemberMessage) -> None:
         if self.overflowed:
             return
         if self.queue.qsize() >= MAX_BACKLOG:
@@ -105,10 +109,11 @@ async def _events(request, board: str):
         viewer = await hub().check(board, _token(request))
     except ApplicationError as exc:
         return _error(exc)
-    response = StreamingHttpResponse(
-        _stream(board, request.headers.get("Last-Event-ID"), viewer),
-        content_type="text/event-stream; charset=utf-8",
-    )
+    return _streaming(request, _stream(board, request.headers.get("Last-Event-ID"), viewer))
+
+
+def _streaming(request, events) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
     origin = request.headers.get("Origin")
     if origin and _allowed_origin(origin):
         # The page may be served by the web role on another port or host.
@@ -153,6 +158,45 @@ async def _stream(board: str, last_event_id: str | None, viewer: Viewer | None):
             yield frame.sse
     finally:
         live_hub.detach(board, client)
+
+
+async def _member_stream(viewer: Viewer, boards: list[BoardKey]):
+    live_hub = hub()
+    client = _SseClient(viewer)
+    heartbeat = float(getattr(settings, "LIVE_HEARTBEAT_SECONDS", 15.0))
+    try:
+        yield "retry: 2000\n\n"
+        try:
+            # The first rank of each board is queued here, and sent below.
+            await live_hub.member_attach(client, boards)
+        except Exception:
+            logger.exception("member %s's ranks could not be loaded", viewer.member_id)
+            return
+        while True:
+            try:
+                # Not asyncio.wait_for: see `_stream`.
+                async with asyncio.timeout(heartbeat):
+                    message = await client.queue.get()
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if message is None:
+                return
+            yield message.sse
+    finally:
+        live_hub.member_detach(client)
+
+
+@require_GET
+async def member_events(request):
+    """The caller's own rank on each of their boards (API.md "The caller's own rank, live")."""
+    if not isinstance(request, ASGIRequest):
+        return _not_served_here()
+    try:
+        viewer, boards = await hub().member_check(_token(request))
+    except ApplicationError as exc:
+        return _error(exc)
+    return _streaming(request, _member_stream(viewer, boards))
 
 
 @require_GET

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.leaderboards.live.sse import league_leaderboard_events, tournament_leaderboard_events
+from apps.leaderboards.live.sse import league_leaderboard_events, member_events, tournament_leaderboard_events
 
 urlpatterns = [
     path(
@@ -9,4 +9,5 @@ urlpatterns = [
         name="tournament-leaderboard-events",
     ),
     path("leagues/<int:league_id>/leaderboard/events", league_leaderboard_events, name="league-leaderboard-events"),
+    path("me/events", member_events, name="me-events"),
 ]

@@ -318,6 +318,7 @@ def _run_one(
         project = False
         projection_mark_stale(tournament_id=tournament_id)
     mover = _Mover(tournament_id=tournament_id, enabled=project)
+    _live_matches_refresh(tournament_id=tournament_id, project=project)
     report = RunReport(outcome="done", request_id=request_id)
     size = batch_size()
     pause = float(getattr(settings, "SETTLEMENT_BATCH_PAUSE_SECONDS", 0) or 0)
@@ -382,7 +383,6 @@ def _run_one(
             if request.kind == SettlementRequest.Kind.SETTLE and request.applies_points:
                 # Points for this result version are now held: the "settled" predicate turns true.
                 match_settled_mark(match_id=request.match_id, result_version=request.result_version)
-        _live_matches_refresh(tournament_id=tournament_id, project=project and not mover.failed)
     finally:
         mover.close()
     if mover.failed or not project:
@@ -395,10 +395,10 @@ def _run_one(
 
 
 def _live_matches_refresh(*, tournament_id: int, project: bool) -> None:
-    """After a request is done: the matches in play its answers show, and the version when they changed.
+    """Once a request is claimed: the matches in play its answers show, and the version when they changed.
 
-    Still under the tournament lock, so the meta write lands after this
-    request's projection moves and before the next request's.
+    Under the tournament lock and before the first batch, so the meta write
+    lands before this request's projection moves and after the last one's.
     """
     state = live_matches_refresh(tournament_id=tournament_id)
     if state is None:

@@ -20,6 +20,9 @@
     timer: null,
     access: store.getItem("scoreboard.access"),
     refresh: store.getItem("scoreboard.refresh"),
+    names: {},          // board -> its title, for the "my rank" panel
+    inPlay: null,       // the pending read of the board's matches in play
+    me: { conn: null, attempt: 0, timer: null, ranks: {} },
   };
 
   // --- API -----------------------------------------------------------------
@@ -60,7 +63,11 @@
       var select = $("tournament");
       select.innerHTML = "";
       select.appendChild(new Option("—", ""));
-      results(data).forEach(function (t) { select.appendChild(new Option(t.name, String(t.id))); });
+      results(data).forEach(function (t) {
+        select.appendChild(new Option(t.name, String(t.id)));
+        state.names["tournament:" + t.id] = t.name;
+      });
+      renderMe();
       return results(data);
     }).catch(function () { $("tournament").innerHTML = "<option value=''>Tournaments unavailable</option>"; return []; });
   }
@@ -71,8 +78,12 @@
     return api("/api/v1/me/leagues", { auth: true }).then(function (data) {
       select.innerHTML = "";
       select.appendChild(new Option("—", ""));
-      results(data).forEach(function (l) { select.appendChild(new Option(l.name, String(l.id))); });
+      results(data).forEach(function (l) {
+        select.appendChild(new Option(l.name, String(l.id)));
+        state.names["league:" + l.id] = l.name;
+      });
       select.disabled = false;
+      renderMe();
       return results(data);
     }).catch(function (error) {
       if (error.status === 401) return refreshAccess().then(loadLeagues, function () { saveTokens(null, null); return []; });
@@ -188,6 +199,7 @@
       state.attempt = 0;
       setStatus("live");
       render(message.top, []);
+      loadInPlay();
     } else if (message.type === "update") {
       if (state.version !== null && message.version <= state.version) return;
       var gap = state.version === null || (message.previous_version != null && message.previous_version > state.version);
@@ -195,6 +207,7 @@
       state.version = message.version;
       render(message.top, message.moves || []);
       $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      loadInPlay();
     }
     shown();
   }
@@ -214,6 +227,126 @@
     span.textContent = (delta > 0 ? "↑" : "↓") + Math.abs(delta);
     span.title = (delta > 0 ? "up " : "down ") + Math.abs(delta) + " since the last daily ranking";
     return span;
+  }
+
+  // --- matches in play ---------------------------------------------------------
+  // The board's REST answer says which matches are in play and their score;
+  // read once after each message (one read at a time, the last one wins).
+
+  function loadInPlay() {
+    var board = state.board;
+    if (!board) return;
+    var kind = board.split(":")[0], id = board.split(":")[1];
+    var request = api("/api/v1/" + kind + "s/" + id + "/leaderboard?limit=1", { auth: kind === "league" });
+    state.inPlay = request;
+    request.then(function (data) {
+      if (state.inPlay !== request || state.board !== board) return;
+      renderInPlay(data.live_matches || []);
+    }, function () { /* the next message tries again */ });
+  }
+
+  function renderInPlay(matches) {
+    var box = $("in-play");
+    box.innerHTML = "";
+    box.hidden = false;
+    if (!matches.length) { box.textContent = "No match in play."; return; }
+    box.appendChild(document.createTextNode("In play: "));
+    matches.forEach(function (m) {
+      var span = document.createElement("span");
+      span.className = "match";
+      span.dataset.matchId = m.id;
+      span.textContent = "match " + m.id + "  " + m.home_score + "–" + m.away_score;
+      box.appendChild(span);
+    });
+  }
+
+  // --- my rank -----------------------------------------------------------------
+  // The signed-in member's own stream: one `rank` message per board on
+  // connecting, then one whenever their rank or points on a board change.
+
+  function setMeStatus(name, text) {
+    var status = $("me-status");
+    status.dataset.state = name;
+    status.textContent = text || name;
+  }
+
+  function disconnectMe() {
+    clearTimeout(state.me.timer);
+    state.me.timer = null;
+    var conn = state.me.conn;
+    state.me.conn = null;
+    if (conn) { conn.onclose = conn.onerror = conn.onmessage = null; conn.close(); }
+  }
+
+  function connectMe() {
+    disconnectMe();
+    if (!state.access) { state.me.ranks = {}; renderMe(); setMeStatus("idle", "sign in to follow your rank"); return; }
+    setMeStatus(state.me.attempt ? "reconnecting" : "connecting");
+    var token = "token=" + encodeURIComponent(state.access);
+    var receiveMe = function (message) {
+      if (message.type !== "rank") return;
+      var last = state.me.ranks[message.board];
+      if (last && message.version < last.version) return;
+      message.moved = !!(last && last.rank !== message.rank);
+      state.me.ranks[message.board] = message;
+      state.me.attempt = 0;
+      setMeStatus("live");
+      renderMe();
+    };
+    if (state.transport === "sse") {
+      // EventSource cannot send headers: the token goes in the query, as for league boards.
+      var source = new EventSource(liveBase.origin + "/api/v1/me/events?" + token);
+      state.me.conn = source;
+      source.onopen = function () { setMeStatus("live"); };
+      source.addEventListener("rank", function (event) { receiveMe(JSON.parse(event.data)); });
+      source.onerror = function () {
+        if (state.me.conn !== source) return;
+        if (source.readyState === EventSource.CONNECTING) { setMeStatus("reconnecting"); return; }
+        state.me.conn = null;
+        source.close();
+        // Closed for good: maybe refused (401); a fresh token, if any, and a retry.
+        refreshAccess().then(connectMeLater, connectMeLater);
+      };
+      return;
+    }
+    var socket = new WebSocket((liveBase.protocol === "https:" ? "wss://" : "ws://") + liveBase.host + "/ws/me/?" + token);
+    state.me.conn = socket;
+    socket.onopen = function () { setMeStatus("live"); };
+    socket.onmessage = function (event) { receiveMe(JSON.parse(event.data)); };
+    socket.onclose = function (event) {
+      if (state.me.conn !== socket) return;
+      state.me.conn = null;
+      if (event.code === 4401) {
+        if (state.refresh) refreshAccess().then(connectMe, function () { setMeStatus("refused", "sign in again to follow your rank"); });
+        else setMeStatus("refused", "sign in again to follow your rank");
+      } else connectMeLater();
+    };
+  }
+
+  function connectMeLater() {
+    state.me.attempt += 1;
+    var delay = Math.min(30000, 1000 * Math.pow(2, state.me.attempt - 1)) * (0.5 + Math.random() / 2);
+    setMeStatus("reconnecting", "reconnecting in " + Math.ceil(delay / 1000) + " s");
+    clearTimeout(state.me.timer);
+    state.me.timer = setTimeout(connectMe, delay);
+  }
+
+  function renderMe() {
+    var boards = Object.keys(state.me.ranks).sort();
+    var tbody = document.querySelector("#me-ranks tbody");
+    tbody.innerHTML = "";
+    boards.forEach(function (board) {
+      var message = state.me.ranks[board];
+      var tr = document.createElement("tr");
+      tr.dataset.board = board;
+      tr.appendChild(cell(state.names[board] || board, "board"));
+      tr.appendChild(cell(message.rank, "num rank" + (message.moved ? " moved" : "")));
+      tr.appendChild(cell(message.total, "num total"));
+      tr.appendChild(cell(message.points, "num points"));
+      tr.appendChild(cell(message.live_points ?? 0, "num live"));
+      tbody.appendChild(tr);
+    });
+    $("me-ranks").hidden = boards.length === 0;
   }
 
   // --- rendering -------------------------------------------------------------
@@ -259,6 +392,7 @@
       if (since) name.appendChild(since);
       tr.appendChild(name);
       tr.appendChild(cell(row.points, "num points"));
+      tr.appendChild(cell(row.live_points ?? 0, "num live"));
       tr.appendChild(cell(row.exact_hits, "num"));
       tr.appendChild(cell(row.outcome_hits, "num"));
       if (moves.length && !(id in before)) tr.classList.add("entered");
@@ -296,6 +430,7 @@
     var board = state.board;
     state.board = null;
     choose(board, state.title);
+    connectMe();
   });
   $("tournament").addEventListener("change", function (event) {
     var option = event.target.selectedOptions[0];
@@ -309,16 +444,29 @@
     event.preventDefault();
     $("signin-error").hidden = true;
     api("/api/v1/auth/token", { method: "POST", body: { username: $("username").value, password: $("password").value } })
-      .then(function (data) { saveTokens(data.access, data.refresh); $("password").value = ""; $("signin").open = false; return loadLeagues(); })
+      .then(function (data) {
+        saveTokens(data.access, data.refresh);
+        $("password").value = "";
+        $("signin").open = false;
+        state.me.ranks = {};  // maybe another member than before
+        connectMe();
+        return loadLeagues();
+      })
       .catch(function (error) { $("signin-error").textContent = error.message; $("signin-error").hidden = false; });
   });
   $("token-form").addEventListener("submit", function (event) {
     event.preventDefault();
     saveTokens($("token").value.trim(), null);
     $("token").value = "";
+    state.me.ranks = {};
+    connectMe();
     loadLeagues();
   });
-  window.addEventListener("online", function () { if (state.board && !state.conn) connect(state.board); });
+  window.addEventListener("online", function () {
+    if (state.board && !state.conn) connect(state.board);
+    if (state.access && !state.me.conn) connectMe();
+  });
+  connectMe();
 
   Promise.all([loadTournaments(), loadLeagues()]).then(function (lists) {
     var tournaments = lists[0], leagues = lists[1];
