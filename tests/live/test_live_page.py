@@ -19,10 +19,10 @@ pytestmark = [
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def in_thread(function, *args):
+def in_thread(function, *args, **kwargs):
     def run():
         try:
-            return function(*args)
+            return function(*args, **kwargs)
         finally:
             connection.close()
 
@@ -106,7 +106,7 @@ def test_live_page_from_the_web_role_renders_the_snapshot_and_animates_in_the_ne
             expect(over_sse.locator(f"{mine} .rank")).to_have_text("1")
 
             # A second match kicks off and Player 01's guess is worth 3 live points at 1-0 (goal difference).
-            second = match_with_exact_guess(board, winners=[board.members[0]])
+            second = in_thread(match_with_exact_guess, board, winners=[board.members[0]])
             in_thread(match_play, second, score=(1, 0))
             for page in (over_ws, over_sse):
                 expect(page.locator("#in-play .match")).to_have_text(f"match {second.pk}  1–0", timeout=15_000)

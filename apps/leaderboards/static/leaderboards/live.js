@@ -32,7 +32,8 @@
     var headers = { "Accept": "application/json" };
     if (options.body) headers["Content-Type"] = "application/json";
     if (options.auth && state.access) headers["Authorization"] = "Bearer " + state.access;
-    return fetch(path, { method: options.method || "GET", headers: headers, body: options.body ? JSON.stringify(options.body) : undefined })
+    return fetch(path, { method: options.method || "GET", headers: headers, cache: options.cache || "default",
+                         body: options.body ? JSON.stringify(options.body) : undefined })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
           if (!response.ok) { var error = new Error(data.detail || ("HTTP " + response.status)); error.status = response.status; throw error; }
@@ -237,7 +238,8 @@
     var board = state.board;
     if (!board) return;
     var kind = board.split(":")[0], id = board.split(":")[1];
-    var request = api("/api/v1/" + kind + "s/" + id + "/leaderboard?limit=1", { auth: kind === "league" });
+    // "no-cache": the answer cached a moment ago may predate the update just shown (revalidated by ETag).
+    var request = api("/api/v1/" + kind + "s/" + id + "/leaderboard?limit=1", { auth: kind === "league", cache: "no-cache" });
     state.inPlay = request;
     request.then(function (data) {
       if (state.inPlay !== request || state.board !== board) return;
