@@ -47,6 +47,7 @@ from apps.leaderboards.boards.projection_write import (
     projection_move,
     projection_state_write,
 )
+from apps.leaderboards.achievements.evaluate import achievements_after_request
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
 from apps.leaderboards.boards.signals import boards_changed_send
 from apps.leaderboards.models import BoardState, SettlementRequest
@@ -383,6 +384,8 @@ def _run_one(
                 # Points for this result version are now held: the "settled" predicate turns true.
                 match_settled_mark(match_id=request.match_id, result_version=request.result_version)
         _live_matches_refresh(tournament_id=tournament_id, project=project and not mover.failed)
+        # Still under the tournament lock: the final results it reads are the ones the standings hold.
+        achievements_after_request(request_id=request_id)
     finally:
         mover.close()
     if mover.failed or not project:
