@@ -8,6 +8,7 @@ call after a request is done.
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from apps.leaderboards.achievements.catalogue import (
     PERFECT_ROUND,
     TOP_TEN_PERCENT,
 )
+from apps.leaderboards.achievements.evaluate import achievements_evaluate, achievements_rebuild
 from apps.leaderboards.achievements.signals import achievement_earned
 from apps.leaderboards.achievements.snapshots import achievements_after_snapshot
 from apps.leaderboards.models import Achievement
@@ -49,6 +51,13 @@ def held(tournament) -> dict[int, set[str]]:
     for member_id, code in Achievement.objects.filter(tournament=tournament).values_list("member_id", "code"):
         found.setdefault(member_id, set()).add(code)
     return found
+
+
+def agrees_with_rebuild(tournament) -> bool:
+    """A recomputation from every guess finds nothing to hand out or take back."""
+    before = held(tournament)
+    result = achievements_rebuild(tournament_id=tournament.id)
+    return (result.earned, result.revoked, held(tournament)) == ([], 0, before)
 
 
 def settle(match, home, away, capture):
@@ -92,8 +101,6 @@ def test_an_exact_hit_earns_first_exact_once(django_capture_on_commit_callbacks)
     # Settling again (the same request, or the job redelivered) stores nothing more.
     request = match.settlement_requests.get()
     assert settlement_run(request_id=request.id).outcome == "noop"
-    from apps.leaderboards.achievements.evaluate import achievements_evaluate
-
     achievements_evaluate(request_id=request.id)
     assert list(Achievement.objects.filter(tournament=tournament).values_list("member_id", "earned_at")) == [
         (exact.id, row.earned_at)
@@ -117,6 +124,7 @@ def test_a_correction_that_voids_an_exact_hit_takes_first_exact_back(django_capt
     assert held(tournament) == {also_elsewhere.id: {FIRST_EXACT}, now_exact.id: {FIRST_EXACT}}
     again = Achievement.objects.get(member=also_elsewhere)
     assert (again.earned_at, again.match_id) == (kept.earned_at, earlier.id)
+    assert agrees_with_rebuild(tournament)
 
 
 def test_a_cancelled_match_takes_first_exact_back(django_capture_on_commit_callbacks):
@@ -158,6 +166,7 @@ def test_goals_in_play_neither_award_nor_take_back(django_capture_on_commit_call
     with django_capture_on_commit_callbacks(execute=True):
         score(live, Match.Status.LIVE, 1, 0)
     assert held(tournament) == {holder.id: {FIRST_EXACT}}
+    assert agrees_with_rebuild(tournament)
 
 
 # --- hat_trick -------------------------------------------------------------------------------------------------
@@ -186,6 +195,7 @@ def test_three_consecutive_exact_hits_earn_a_hat_trick(django_capture_on_commit_
     # broken: m1, m3, m4 exact around a miss on m2; two: three exact hits, never three in a row.
     assert hat_tricks == {streak.id, skipper.id}
     assert Achievement.objects.get(member=streak, code=HAT_TRICK).match_id == m3.id
+    assert agrees_with_rebuild(tournament)
 
 
 def test_a_correction_that_breaks_a_hat_trick_takes_it_back(django_capture_on_commit_callbacks):
@@ -205,6 +215,7 @@ def test_a_correction_that_breaks_a_hat_trick_takes_it_back(django_capture_on_co
     assert not Achievement.objects.filter(code=HAT_TRICK).exists()
     # Their other exact hits still hold first_exact.
     assert held(tournament) == {streak.id: {FIRST_EXACT}, late.id: {FIRST_EXACT}}
+    assert agrees_with_rebuild(tournament)
 
 
 def test_a_cancelled_match_breaks_a_hat_trick(django_capture_on_commit_callbacks):
@@ -220,6 +231,7 @@ def test_a_cancelled_match_breaks_a_hat_trick(django_capture_on_commit_callbacks
         void(m2)
 
     assert held(tournament) == {member.id: {FIRST_EXACT}}
+    assert agrees_with_rebuild(tournament)
 
 
 # --- perfect_round ---------------------------------------------------------------------------------------------
@@ -253,6 +265,7 @@ def test_a_finished_round_with_every_guess_scoring_is_perfect(group, django_capt
     # two_only guessed 2 matches; one_miss missed m2's outcome.
     assert _perfect(tournament) == {perfect.id, goal_difference.id}
     assert set(Achievement.objects.filter(code=PERFECT_ROUND).values_list("round_id", flat=True)) == {round_.id}
+    assert agrees_with_rebuild(tournament)
 
 
 def test_a_round_with_a_match_in_play_is_not_finished(group, django_capture_on_commit_callbacks):
@@ -276,6 +289,7 @@ def test_a_correction_in_a_finished_round_takes_perfect_round_back_and_hands_it_
 
     # perfect and goal_difference guessed draws; one_miss's 0-1 now scores on all three.
     assert _perfect(tournament) == {one_miss.id}
+    assert agrees_with_rebuild(tournament)
 
 
 def test_a_cancelled_match_no_longer_counts_in_its_round(group, django_capture_on_commit_callbacks):
@@ -292,6 +306,23 @@ def test_a_cancelled_match_no_longer_counts_in_its_round(group, django_capture_o
     # one_miss's miss was on m2: m1, m3 and m4 remain, all scored; perfect still has three;
     # goal_difference is left with two guessed matches that count (m1, m3).
     assert _perfect(tournament) == {perfect.id, one_miss.id}
+    assert agrees_with_rebuild(tournament)
+
+
+def test_rebuild_achievements_repairs_a_tournament(django_capture_on_commit_callbacks):
+    tournament = TournamentFactory()
+    member, other = players(tournament, 2)
+    m1, m2, m3 = matches(tournament, 3)
+    for match in (m1, m2, m3):
+        guesses(match, {member: (1, 0), other: (0, 0)})
+        settle(match, 1, 0, django_capture_on_commit_callbacks)
+    Achievement.objects.filter(member=member, code=HAT_TRICK).delete()  # an evaluation that failed
+    Achievement.objects.create(tournament=tournament, member=other, code=FIRST_EXACT, earned_at=timezone.now())
+
+    call_command("rebuild_achievements", tournament=tournament.id, stdout=open("/dev/null", "w"))
+
+    assert held(tournament) == {member.id: {FIRST_EXACT, HAT_TRICK}}
+    assert Achievement.objects.get(member=member, code=HAT_TRICK).match_id == m3.id
 
 
 # --- snapshots -----------------------------------------------------------------------------------------------

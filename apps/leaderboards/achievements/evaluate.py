@@ -154,6 +154,7 @@ def achievements_evaluate(*, request_id: int) -> Evaluation:
         earned_round, revoked_round = _perfect_round(cursor, params, correction=correction)
         earned += earned_round
         revoked += revoked_round
+        cursor.execute("DROP TABLE ach_held, ach_changed")
         if earned:
             transaction.on_commit(lambda: achievement_earned_send(tournament_id=match.tournament_id, earned=earned))
     logger.info(
@@ -202,6 +203,13 @@ def _hat_trick(cursor, params) -> list[tuple[int, str]]:
     return [(member_id, HAT_TRICK) for (member_id,) in cursor.fetchall()]
 
 
+def _first_exact_sql(candidates: str) -> str:
+    """(member_id, match_id) of the earliest final exact hit (by kickoff) of each member of `candidates`."""
+    return f"""SELECT DISTINCT ON (g.member_id) g.member_id, h.match_id
+        FROM ({candidates}) c JOIN {GUESS} g ON g.member_id = c.member_id
+        JOIN ach_held h ON h.match_id = g.match_id WHERE {EXACT_HELD} ORDER BY g.member_id, h.pos"""
+
+
 def _exact_lost(cursor, params) -> int:
     """Holders of first_exact or hat_trick who lost an exact hit on the match: keep what still holds, else take back."""
     revoked = 0
@@ -209,19 +217,23 @@ def _exact_lost(cursor, params) -> int:
         f"SELECT a.member_id FROM ach_changed c JOIN {ACHIEVEMENT} a ON a.tournament_id = %(t)s "
         f"AND a.member_id = c.member_id AND a.code = '{{code}}' WHERE c.old_exact AND NOT c.new_exact"
     )
-    first_exact_still = f"""SELECT DISTINCT ON (g.member_id) g.member_id, h.match_id
-        FROM ({lost.format(code=FIRST_EXACT)}) c JOIN {GUESS} g ON g.member_id = c.member_id
-        JOIN ach_held h ON h.match_id = g.match_id WHERE {EXACT_HELD} ORDER BY g.member_id, h.pos"""
-    for code, still in (
-        (FIRST_EXACT, first_exact_still),
-        (HAT_TRICK, _windows_sql(lost.format(code=HAT_TRICK))),
-    ):
-        revoked += _recheck(cursor, params, code=code, candidates=lost.format(code=code), still=still, column="match_id")
+    for code, held_by in ((FIRST_EXACT, _first_exact_sql), (HAT_TRICK, _windows_sql)):
+        candidates = lost.format(code=code)
+        _, taken_back = _sync(cursor, params, code=code, candidates=candidates, still=held_by(candidates), column="match_id")
+        revoked += taken_back
     return revoked
 
 
-def _recheck(cursor, params, *, code: str, candidates: str, still: str, column: str) -> int:
-    """Holders in `candidates`: re-pointed to what `still` finds (member_id, source), else deleted."""
+def _sync(
+    cursor, params, *, code: str, candidates: str, still: str, column: str, award: bool = False
+) -> tuple[list[tuple[int, str]], int]:
+    """Make `code` held by exactly the members of `candidates` that `still` finds, as (member_id, source).
+
+    Holders that still qualify rest on the source found (earned_at kept);
+    holders that no longer do lose it; with `award`, members that qualify
+    and hold nothing earn it. Returns (earned, number taken back).
+    """
+    earned: list[tuple[int, str]] = []
     cursor.execute(
         f"""WITH c AS MATERIALIZED ({candidates}), s (member_id, source) AS MATERIALIZED ({still}),
         moved AS (UPDATE {ACHIEVEMENT} a SET {column} = s.source FROM s
@@ -231,50 +243,109 @@ def _recheck(cursor, params, *, code: str, candidates: str, still: str, column: 
         AND a.member_id = c.member_id AND NOT EXISTS (SELECT 1 FROM s WHERE s.member_id = c.member_id)""",
         params,
     )
-    return cursor.rowcount
+    revoked = cursor.rowcount
+    if award:
+        cursor.execute(
+            f"""INSERT INTO {ACHIEVEMENT} (tournament_id, member_id, code, earned_at, {column})
+            SELECT %(t)s, s.member_id, '{code}', now(), s.source FROM ({still}) s (member_id, source)
+            ON CONFLICT (tournament_id, member_id, code) DO NOTHING RETURNING member_id""",
+            params,
+        )
+        earned = [(member_id, code) for (member_id,) in cursor.fetchall()]
+    return earned, revoked
 
 
-def _perfect_sql(candidates: str, *, round_only: bool) -> str:
+def _perfect_sql(candidates: str) -> str:
     """(member_id, round_id) of a perfect round of each member of `candidates`: a finished round in which the
     member guessed at least 3 matches that are not void and got at least the outcome right on each.
-
-    `round_only`: only the round of the match (%(r)s) is looked at.
     """
-    where = "h.round_id = %(r)s AND " if round_only else ""
     return f"""SELECT DISTINCT ON (g.member_id) g.member_id, h.round_id
         FROM ({candidates}) c JOIN {GUESS} g ON g.member_id = c.member_id
         JOIN ach_held h ON h.match_id = g.match_id
-        WHERE {where}h.round_finished AND NOT h.void
+        WHERE h.round_finished AND NOT h.void
         GROUP BY g.member_id, h.round_id
         HAVING count(*) >= 3 AND bool_and({OUTCOME_HELD})
         ORDER BY g.member_id, h.round_id"""
 
 
+def _perfect_here_sql(candidates: str | None) -> str:
+    """(member_id, round_id) of the members of `candidates` (None: all) perfect in the match's round, finished.
+
+    `_perfect_sql` on that round, read from the round table: once the round is
+    finished its row's outcome_hits counts the member's scoring guesses on
+    the round's matches that count, so the member is perfect when that is at
+    least 3 and equals the number of those matches they guessed. A member who
+    guessed them all needs no guess read; the others one index range each.
+    (While a cancellation still waits for its reversal, the row still counts
+    the cancelled match and nobody concerned is perfect: the reversal looks
+    at the round again.)
+    """
+    join = f"JOIN ({candidates}) c ON c.member_id = rs.member_id " if candidates else ""
+    return f"""SELECT rs.member_id, rs.round_id FROM {ROUND_STANDING} rs {join}
+        CROSS JOIN (SELECT array_agg(match_id) AS ids, count(*) AS n FROM ach_held
+                    WHERE round_id = %(r)s AND NOT void) r
+        WHERE rs.round_id = %(r)s AND rs.outcome_hits >= 3 AND (rs.outcome_hits = r.n OR rs.outcome_hits = (
+            SELECT count(*) FROM {GUESS} g WHERE g.member_id = rs.member_id AND g.match_id = ANY(r.ids)))"""
+
+
 def _perfect_round(cursor, params, *, correction: bool) -> tuple[list[tuple[int, str]], int]:
-    cursor.execute("SELECT bool_and(round_finished) FROM ach_held WHERE round_id = %(r)s", params)
-    finished = bool(cursor.fetchone()[0])
-    earned: list[tuple[int, str]] = []
-    if finished:
-        if correction:
-            # Only a guesser whose outcome hit on this match changed can be perfect now and not before.
-            candidates = "SELECT member_id FROM ach_changed WHERE new_outcome AND NOT old_outcome"
-        else:
-            # The match's final state changed (its first final result, a reversal): the round may have just
-            # finished, or lost a match that no longer counts. Only members with 3 outcome hits can be perfect.
-            candidates = f"SELECT member_id FROM {ROUND_STANDING} WHERE round_id = %(r)s AND outcome_hits >= 3"
-        cursor.execute(
-            f"""INSERT INTO {ACHIEVEMENT} (tournament_id, member_id, code, earned_at, round_id)
-            SELECT %(t)s, p.member_id, '{PERFECT_ROUND}', now(), p.round_id
-            FROM ({_perfect_sql(candidates, round_only=True)}) p
-            ON CONFLICT (tournament_id, member_id, code) DO NOTHING RETURNING member_id""",
-            params,
-        )
-        earned = [(member_id, PERFECT_ROUND) for (member_id,) in cursor.fetchall()]
-    # Holders of this round's perfect_round: the round changed under them (a match corrected, voided, back
-    # in play). Few rows, found by their own index.
-    holders = f"SELECT member_id FROM {ACHIEVEMENT} WHERE round_id = %(r)s AND tournament_id = %(t)s AND code = '{PERFECT_ROUND}'"
-    revoked = _recheck(
-        cursor, params, code=PERFECT_ROUND, candidates=holders, still=_perfect_sql(holders, round_only=False),
+    # Holders of this round's perfect_round first: the round changed under them (a match corrected, voided,
+    # back in play). Found by their own index; none yet when the round has just finished.
+    holders = (
+        f"SELECT member_id FROM {ACHIEVEMENT} "
+        f"WHERE round_id = %(r)s AND tournament_id = %(t)s AND code = '{PERFECT_ROUND}'"
+    )
+    _, revoked = _sync(
+        cursor, params, code=PERFECT_ROUND, candidates=holders, still=_perfect_sql(holders),
         column="round_id",
     )  # fmt: skip
-    return earned, revoked
+    cursor.execute("SELECT bool_and(round_finished) FROM ach_held WHERE round_id = %(r)s", params)
+    if not cursor.fetchone()[0]:
+        return [], revoked
+    # Correction: only a guesser whose outcome hit on this match changed can be perfect now and not before.
+    # Otherwise the match's final state changed (its first final result, a reversal): the round may have
+    # just finished, or lost a match that no longer counts, so the whole round table is looked at.
+    candidates = "SELECT member_id FROM ach_changed WHERE new_outcome AND NOT old_outcome" if correction else None
+    cursor.execute(
+        f"""INSERT INTO {ACHIEVEMENT} (tournament_id, member_id, code, earned_at, round_id)
+        SELECT %(t)s, p.member_id, '{PERFECT_ROUND}', now(), p.round_id
+        FROM ({_perfect_here_sql(candidates)}) p
+        ON CONFLICT (tournament_id, member_id, code) DO NOTHING RETURNING member_id""",
+        params,
+    )
+    return [(member_id, PERFECT_ROUND) for (member_id,) in cursor.fetchall()], revoked
+
+
+def achievements_rebuild(*, tournament_id: int) -> Evaluation:
+    """Recompute the match achievements of every participant of a tournament from its guesses and final results.
+
+    Hands out what is missing and takes back what no longer holds (snapshot
+    achievements are left alone); what already holds keeps its earned_at.
+    For repairs (an evaluation that failed, a schedule change) and checks:
+    after any run of settlements it finds nothing to change. Call under the
+    tournament lock. Reads every guess of the tournament.
+    """
+    if not achievements_enabled():
+        return Evaluation(earned=[], revoked=0)
+    params = {"t": tournament_id}
+    everyone = f"SELECT member_id FROM {STANDING} WHERE tournament_id = %(t)s"
+    earned: list[tuple[int, str]] = []
+    revoked = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS ach_held, ach_changed")
+        cursor.execute(HELD_SQL, params)
+        cursor.execute("ANALYZE ach_held")
+        for code, still, column in (
+            (FIRST_EXACT, _first_exact_sql(everyone), "match_id"),
+            (HAT_TRICK, _windows_sql(everyone), "match_id"),
+            (PERFECT_ROUND, _perfect_sql(everyone), "round_id"),
+        ):
+            found, taken_back = _sync(
+                cursor, params, code=code, candidates=everyone, still=still, column=column, award=True
+            )
+            earned += found
+            revoked += taken_back
+        cursor.execute("DROP TABLE ach_held")
+        if earned:
+            transaction.on_commit(lambda: achievement_earned_send(tournament_id=tournament_id, earned=earned))
+    return Evaluation(earned=earned, revoked=revoked)
