@@ -28,12 +28,14 @@ evaluated.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from apps.guesses.models import Guess
+from apps.leaderboards.achievements import metrics
 from apps.leaderboards.achievements.catalogue import FIRST_EXACT, HAT_TRICK, PERFECT_ROUND
 from apps.leaderboards.achievements.signals import achievement_earned_send
 from apps.leaderboards.models import Achievement, RoundStanding, SettlementRequest, Standing
@@ -115,10 +117,13 @@ def achievements_after_request(*, request_id: int) -> Evaluation | None:
     failure is logged (and rolled back whole); None says so.
     """
     try:
-        return achievements_evaluate(request_id=request_id)
+        evaluation = achievements_evaluate(request_id=request_id)
     except Exception:
+        metrics.evaluations.labels(outcome="failed").inc()
         logger.exception("achievements after settlement request %s failed", request_id)
         return None
+    metrics.evaluations.labels(outcome="done").inc()
+    return evaluation
 
 
 def achievements_evaluate(*, request_id: int) -> Evaluation:
@@ -128,6 +133,7 @@ def achievements_evaluate(*, request_id: int) -> Evaluation:
     if not achievements_enabled() or request.status != SettlementRequest.Status.DONE or old == new:
         # A goal in play, a reversal of a score in play, the same result again: no final result moved.
         return Evaluation(earned=[], revoked=0)
+    started = time.perf_counter()
     match = request.match
     params = {"t": match.tournament_id, "m": match.pk, "r": match.round_id}
     earned: list[tuple[int, str]] = []
@@ -157,6 +163,7 @@ def achievements_evaluate(*, request_id: int) -> Evaluation:
         cursor.execute("DROP TABLE ach_held, ach_changed")
         if earned:
             transaction.on_commit(lambda: achievement_earned_send(tournament_id=match.tournament_id, earned=earned))
+    metrics.evaluation_seconds.observe(time.perf_counter() - started)
     logger.info(
         "achievements after %s: %s earned, %s taken back", request.idempotency_key, len(earned), revoked
     )
