@@ -277,6 +277,24 @@ def test_a_round_with_a_match_in_play_is_not_finished(group, django_capture_on_c
     assert _perfect(tournament) == set()
 
 
+def test_a_match_abandoned_in_play_finishes_its_round(group, django_capture_on_commit_callbacks):
+    tournament, round_, (m1, m2, m3), (perfect, two_only, one_miss, goal_difference) = group
+    m4 = match_in(tournament, round=round_, kickoff_at=START + timedelta(hours=5))
+    guesses(m4, {perfect: (5, 0), two_only: (1, 0)})
+    for match, result in ((m1, (2, 0)), (m2, (1, 1)), (m3, (0, 3))):
+        settle(match, *result, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        score(m4, Match.Status.LIVE, 0, 1)
+    assert _perfect(tournament) == set()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        score(m4, Match.Status.ABANDONED, 0, 1)
+
+    # m4 no longer counts (perfect's miss on it neither); two_only still guessed only two that count.
+    assert _perfect(tournament) == {perfect.id, goal_difference.id}
+    assert agrees_with_rebuild(tournament)
+
+
 def test_a_correction_in_a_finished_round_takes_perfect_round_back_and_hands_it_out(
     group, django_capture_on_commit_callbacks
 ):

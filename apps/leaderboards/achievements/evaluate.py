@@ -130,8 +130,10 @@ def achievements_evaluate(*, request_id: int) -> Evaluation:
     """`achievements_after_request`, raising what fails."""
     request = SettlementRequest.objects.select_related("base", "match").get(pk=request_id)
     old, new = _final(request.base), _final(request)
-    if not achievements_enabled() or request.status != SettlementRequest.Status.DONE or old == new:
-        # A goal in play, a reversal of a score in play, the same result again: no final result moved.
+    reversal = request.kind == SettlementRequest.Kind.REVERSE
+    if not achievements_enabled() or request.status != SettlementRequest.Status.DONE or (old == new and not reversal):
+        # A goal in play, the same result again (a scoring change): no final result moved. A reversal
+        # always counts: a match abandoned in play moves no final result, but may finish its round.
         return Evaluation(earned=[], revoked=0)
     started = time.perf_counter()
     match = request.match
