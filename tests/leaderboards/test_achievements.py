@@ -21,6 +21,7 @@ from apps.leaderboards.achievements.catalogue import (
     TOP_TEN_PERCENT,
 )
 from apps.leaderboards.achievements.evaluate import achievements_evaluate, achievements_rebuild
+from apps.leaderboards.achievements.portable import match_achievements_computed, match_achievements_sync
 from apps.leaderboards.achievements.signals import achievement_earned
 from apps.leaderboards.achievements.snapshots import achievements_after_snapshot
 from apps.leaderboards.models import Achievement
@@ -54,10 +55,13 @@ def held(tournament) -> dict[int, set[str]]:
 
 
 def agrees_with_rebuild(tournament) -> bool:
-    """A recomputation from every guess finds nothing to hand out or take back."""
+    """A recomputation from every guess finds nothing to hand out or take back, set-based or through the ORM."""
     before = held(tournament)
+    computed: dict[int, set[str]] = {}
+    for member_id, code in match_achievements_computed(tournament_id=tournament.id):
+        computed.setdefault(member_id, set()).add(code)
     result = achievements_rebuild(tournament_id=tournament.id)
-    return (result.earned, result.revoked, held(tournament)) == ([], 0, before)
+    return (result.earned, result.revoked, held(tournament), computed) == ([], 0, before, before)
 
 
 def settle(match, home, away, capture):
@@ -341,6 +345,25 @@ def test_rebuild_achievements_repairs_a_tournament(django_capture_on_commit_call
 
     assert held(tournament) == {member.id: {FIRST_EXACT, HAT_TRICK}}
     assert Achievement.objects.get(member=member, code=HAT_TRICK).match_id == m3.id
+
+
+def test_the_orm_path_of_the_embedded_database_stores_the_same(group, django_capture_on_commit_callbacks):
+    tournament, _, (m1, m2, m3), (perfect, _, one_miss, goal_difference) = group
+    for match, result in ((m1, (2, 0)), (m2, (1, 1)), (m3, (0, 3))):
+        settle(match, *result, django_capture_on_commit_callbacks)
+    expected = held(tournament)
+    assert expected == {
+        perfect.id: {PERFECT_ROUND},
+        goal_difference.id: {PERFECT_ROUND, FIRST_EXACT},
+        one_miss.id: {FIRST_EXACT},
+    }
+    Achievement.objects.filter(member=perfect).delete()
+    Achievement.objects.create(tournament=tournament, member=perfect, code=HAT_TRICK, earned_at=timezone.now())
+
+    earned, revoked = match_achievements_sync(tournament_id=tournament.id)
+
+    assert (earned, revoked, held(tournament)) == ([(perfect.id, PERFECT_ROUND)], 1, expected)
+    assert match_achievements_sync(tournament_id=tournament.id) == ([], 0)
 
 
 # --- snapshots -----------------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ match's guesses in one scan (keyed (match, member)):
 Re-checks read a member's own guesses (keyed (member, match)) against the
 tournament's final results, a temporary table of one row per match.
 
-PostgreSQL only: on other databases (the embedded SQLite demo) nothing is
-evaluated.
+These statements are PostgreSQL's: on other databases (the embedded SQLite
+demo) each evaluation recomputes the tournament through the ORM instead
+(`portable`).
 """
 
 import logging
@@ -37,6 +38,7 @@ from django.db import connection, transaction
 from apps.guesses.models import Guess
 from apps.leaderboards.achievements import metrics
 from apps.leaderboards.achievements.catalogue import FIRST_EXACT, HAT_TRICK, PERFECT_ROUND
+from apps.leaderboards.achievements.portable import match_achievements_sync
 from apps.leaderboards.achievements.signals import achievement_earned_send
 from apps.leaderboards.models import Achievement, RoundStanding, SettlementRequest, Standing
 from apps.matches.models import Match
@@ -102,7 +104,15 @@ class Evaluation:
 
 
 def achievements_enabled() -> bool:
-    return connection.vendor == "postgresql" and bool(getattr(settings, "ACHIEVEMENTS_ENABLED", True))
+    return bool(getattr(settings, "ACHIEVEMENTS_ENABLED", True))
+
+
+def _portable(tournament_id: int) -> Evaluation:
+    """Other databases than PostgreSQL: the whole tournament recomputed through the ORM (`portable`)."""
+    earned, revoked = match_achievements_sync(tournament_id=tournament_id)
+    if earned:
+        transaction.on_commit(lambda: achievement_earned_send(tournament_id=tournament_id, earned=earned))
+    return Evaluation(earned=earned, revoked=revoked)
 
 
 def achievements_after_request(*, request_id: int) -> Evaluation | None:
@@ -137,6 +147,8 @@ def achievements_evaluate(*, request_id: int) -> Evaluation:
         return Evaluation(earned=[], revoked=0)
     started = time.perf_counter()
     match = request.match
+    if connection.vendor != "postgresql":
+        return _portable(match.tournament_id)
     params = {"t": match.tournament_id, "m": match.pk, "r": match.round_id}
     earned: list[tuple[int, str]] = []
     revoked = 0
@@ -336,6 +348,8 @@ def achievements_rebuild(*, tournament_id: int) -> Evaluation:
     """
     if not achievements_enabled():
         return Evaluation(earned=[], revoked=0)
+    if connection.vendor != "postgresql":
+        return _portable(tournament_id)
     params = {"t": tournament_id}
     everyone = f"SELECT member_id FROM {STANDING} WHERE tournament_id = %(t)s"
     earned: list[tuple[int, str]] = []
