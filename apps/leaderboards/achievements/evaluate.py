@@ -302,11 +302,15 @@ def _perfect_here_sql(candidates: str | None) -> str:
     at the round again.)
     """
     join = f"JOIN ({candidates}) c ON c.member_id = rs.member_id " if candidates else ""
+    # The count reads one range of the (member, match) index, between the round's lowest and highest match
+    # ids (a round's matches are created together), index only; the exact list filters inside it ("+ 0"
+    # keeps it a filter, not one index descent per match of the round).
     return f"""SELECT rs.member_id, rs.round_id FROM {ROUND_STANDING} rs {join}
-        CROSS JOIN (SELECT array_agg(match_id) AS ids, count(*) AS n FROM ach_held
-                    WHERE round_id = %(r)s AND NOT void) r
+        CROSS JOIN (SELECT array_agg(match_id) AS ids, count(*) AS n, min(match_id) AS lo, max(match_id) AS hi
+                    FROM ach_held WHERE round_id = %(r)s AND NOT void) r
         WHERE rs.round_id = %(r)s AND rs.outcome_hits >= 3 AND (rs.outcome_hits = r.n OR rs.outcome_hits = (
-            SELECT count(*) FROM {GUESS} g WHERE g.member_id = rs.member_id AND g.match_id = ANY(r.ids)))"""
+            SELECT count(*) FROM {GUESS} g WHERE g.member_id = rs.member_id
+            AND g.match_id BETWEEN r.lo AND r.hi AND g.match_id + 0 = ANY(r.ids)))"""
 
 
 def _perfect_round(cursor, params, *, correction: bool) -> tuple[list[tuple[int, str]], int]:
