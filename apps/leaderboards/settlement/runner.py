@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.leaderboards.achievements.evaluate import achievements_after_request
 from apps.leaderboards.boards.keys import ROUND, BoardKey
 from apps.leaderboards.boards.locks import tournament_lock
 from apps.leaderboards.boards.metrics import redis_write_errors, timed
@@ -47,7 +48,6 @@ from apps.leaderboards.boards.projection_write import (
     projection_move,
     projection_state_write,
 )
-from apps.leaderboards.achievements.evaluate import achievements_after_request
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
 from apps.leaderboards.boards.signals import boards_changed_send
 from apps.leaderboards.models import BoardState, SettlementRequest
