@@ -71,8 +71,8 @@ def reset() -> None:
         cursor.execute(
             "TRUNCATE members_pin, guesses_guess, leaderboards_standing, leaderboards_roundstanding, "
             "leaderboards_settlementrequest, leaderboards_boardstate, leaderboards_leaguemembership, "
-            "leaderboards_league, leaderboards_scoreactionaward, matches_participation, matches_match, "
-            "matches_team, matches_round, matches_tournament, members_member CASCADE"
+            "leaderboards_league, leaderboards_scoreactionaward, leaderboards_achievement, matches_participation, "
+            "matches_match, matches_team, matches_round, matches_tournament, members_member CASCADE"
         )
     redis_client().flushdb()
 

@@ -20,6 +20,7 @@ def _families() -> dict[str, str]:
     # Importing the modules registers their collectors; the outbox collector registers in AppConfig.ready().
     import apps.common.metrics  # noqa: F401
     import apps.ingestion.metrics  # noqa: F401
+    import apps.leaderboards.achievements.metrics  # noqa: F401
     import apps.leaderboards.boards.metrics  # noqa: F401
     import apps.leaderboards.live.metrics  # noqa: F401
     import apps.leaderboards.settlement.metrics  # noqa: F401

@@ -4,10 +4,18 @@ import apps.matches.admin  # noqa: F401  (registers the tournament admin this mo
 from apps.common.admin import model_admin_extend
 from apps.common.audit import Action, audit_record
 from apps.common.errors import ApplicationError
+from apps.leaderboards.achievements.catalogue import BY_CODE, CATALOGUE
 from apps.leaderboards.boards.projection_read import projection_enabled
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
 from apps.leaderboards.boards.snapshots.operations import snapshot_request
-from apps.leaderboards.models import BoardState, RankSnapshot, ScoreAction, ScoreActionAward, SettlementRequest
+from apps.leaderboards.models import (
+    Achievement,
+    BoardState,
+    RankSnapshot,
+    ScoreAction,
+    ScoreActionAward,
+    SettlementRequest,
+)
 from apps.leaderboards.settlement.operations import match_settle_now, settlement_request_retry
 from apps.matches.models import Tournament
 
@@ -145,6 +153,43 @@ class ScoreActionAwardAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AchievementCodeFilter(admin.SimpleListFilter):
+    title = "achievement"
+    parameter_name = "code"
+
+    def lookups(self, request, model_admin):
+        return [(entry.code, entry.name) for entry in CATALOGUE]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(code=self.value()) if self.value() else queryset
+
+
+@admin.register(Achievement)
+class AchievementAdmin(admin.ModelAdmin):
+    """Achievements are earned and taken back by settlement and rank snapshots only: read-only here."""
+
+    list_display = ("member_id", "tournament_id", "code", "name", "earned_at", "match_id", "round_id", "snapshot_id")
+    list_filter = (AchievementCodeFilter,)
+    search_fields = ("=member__id", "=member__username")
+    ordering = ("-earned_at", "-id")
+    show_full_result_count = False
+    readonly_fields = [field.name for field in Achievement._meta.fields]
+
+    @admin.display(description="name")
+    def name(self, obj):
+        entry = BY_CODE.get(obj.code)
+        return entry.name if entry else obj.code
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

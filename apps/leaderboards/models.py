@@ -305,3 +305,50 @@ class RankSnapshotRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: rank {self.rank} in snapshot {self.snapshot_id}"
+
+
+class Achievement(models.Model):
+    """An achievement a member holds in a tournament (SCORING.md "Achievements"), at most once per code.
+
+    Rows are derived data written only by the achievements evaluation, under
+    the tournament lock, from keys it read from checked tables: like
+    `RoundStanding`, the database checks no foreign key (a first settlement
+    may insert a hundred thousand rows; deletes still cascade through the ORM).
+
+    What the achievement rests on is kept so that a correction takes it back
+    exactly: `match` (first_exact: the match of the exact hit; hat_trick: the
+    last match of the three), `round` (perfect_round), `snapshot_id`
+    (top_ten_percent, climber: the rank snapshot that earned it).
+    """
+
+    tournament = models.ForeignKey(
+        "matches.Tournament", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # A code of `achievements.catalogue` (no choices here, so that models import none of the packages).
+    code = models.CharField(max_length=32)
+    earned_at = models.DateTimeField()
+    match = models.ForeignKey(
+        "matches.Match", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    round = models.ForeignKey(
+        "matches.Round", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    snapshot_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tournament_id", "member_id", "earned_at", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "member", "code"], name="achievement_unique_code"),
+        ]
+        indexes = [
+            # A change of a finished round re-checks the holders of that round's perfect_round.
+            models.Index(fields=["round"], name="achievement_round", condition=models.Q(round__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} of {self.member_id} in tournament {self.tournament_id}"

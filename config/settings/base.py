@@ -259,6 +259,8 @@ LEADERBOARD_REDIS_TIMEOUT = env.float("LEADERBOARD_REDIS_TIMEOUT", default=2.0)
 # Public board pages: max-age of their Cache-Control, and the longest a member's
 # cached stats are served (pages themselves are cached per board version).
 LEADERBOARD_CACHE_SECONDS = env.int("LEADERBOARD_CACHE_SECONDS", default=2)
+# Evaluate achievements after each settlement request and rank snapshot (off: none are awarded or taken back).
+ACHIEVEMENTS_ENABLED = env.bool("ACHIEVEMENTS_ENABLED", default=True)
 
 # --- Ingestion ------------------------------------------------------------
 FOOTBALL_DATA_BASE_URL = env("FOOTBALL_DATA_BASE_URL", default="https://api.football-data.org")

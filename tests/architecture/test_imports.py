@@ -10,8 +10,9 @@ from pathlib import Path
 
 APPS = Path(__file__).resolve().parents[2] / "apps"
 # Packages of apps/leaderboards that must import one way: settlement and live
-# over boards, never the other way, and never each other.
-LEADERBOARD_PACKAGES = ("boards", "settlement", "live")
+# over boards, never the other way, and never each other; achievements under
+# all three (settlement and the rank snapshots call it, the live stream listens).
+LEADERBOARD_PACKAGES = ("boards", "settlement", "live", "achievements")
 
 
 def _modules():
@@ -94,6 +95,11 @@ def test_leaderboard_packages_import_one_way():
     assert not graph["leaderboards.boards"] & {"leaderboards.settlement", "leaderboards.live"}
     assert "leaderboards.live" not in graph["leaderboards.settlement"]
     assert "leaderboards.settlement" not in graph["leaderboards.live"]
+    assert not graph["leaderboards.achievements"] & {
+        "leaderboards.boards",
+        "leaderboards.settlement",
+        "leaderboards.live",
+    }
 
 
 def test_common_imports_no_other_app_anywhere():

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.leaderboards.achievements.evaluate import achievements_after_request
 from apps.leaderboards.boards.keys import ROUND, BoardKey
 from apps.leaderboards.boards.locks import tournament_lock
 from apps.leaderboards.boards.metrics import redis_write_errors, timed
@@ -383,6 +384,8 @@ def _run_one(
             if request.kind == SettlementRequest.Kind.SETTLE and request.applies_points:
                 # Points for this result version are now held: the "settled" predicate turns true.
                 match_settled_mark(match_id=request.match_id, result_version=request.result_version)
+        # Still under the tournament lock: the final results it reads are the ones the standings hold.
+        achievements_after_request(request_id=request_id)
     finally:
         mover.close()
     if mover.failed or not project:
