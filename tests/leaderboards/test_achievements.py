@@ -24,6 +24,7 @@ from apps.leaderboards.achievements.evaluate import achievements_evaluate, achie
 from apps.leaderboards.achievements.portable import match_achievements_computed, match_achievements_sync
 from apps.leaderboards.achievements.signals import achievement_earned
 from apps.leaderboards.achievements.snapshots import achievements_after_snapshot
+from apps.leaderboards.boards.snapshots.record import snapshot_record
 from apps.leaderboards.models import Achievement
 from apps.leaderboards.settlement.runner import settlement_run
 from apps.matches.models import Match
@@ -466,3 +467,25 @@ def test_a_members_achievements_are_public(django_capture_on_commit_callbacks):
         404,
         "tournament_not_found",
     )
+
+
+def test_a_recorded_snapshot_hands_out_top_ten_percent_and_climber(django_capture_on_commit_callbacks):
+    tournament = TournamentFactory()
+    members = players(tournament, 10)
+    climber, others = members[9], members[:9]
+    first, second = matches(tournament, 2)
+    # Nine members get the outcome of the first match right (2 points) and share rank 1; the climber is 10th.
+    guesses(first, {m: ((2, 0) if m is not climber else (0, 2)) for m in members})
+    settle(first, 1, 0, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot_record(tournament_id=tournament.id, trigger="staff")
+    assert held(tournament) == {m.id: {TOP_TEN_PERCENT} for m in others}
+    # The climber alone guesses the second match exactly (4 points) and goes from 10th to 1st.
+    guesses(second, {m: ((3, 1) if m is climber else (0, 3)) for m in members})
+    settle(second, 3, 1, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot_record(tournament_id=tournament.id, trigger="staff")
+    assert held(tournament) == {
+        **{m.id: {TOP_TEN_PERCENT} for m in others},
+        climber.id: {TOP_TEN_PERCENT, CLIMBER, FIRST_EXACT},
+    }

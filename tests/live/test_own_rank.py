@@ -66,7 +66,12 @@ def test_both_transports_on_two_processes_get_the_new_rank_and_a_member_who_did_
         assert by_board([data for _, _, data in sse.named("rank")]) == first_messages
 
         caught_up = match_finish(catch_up)
-        moved = by_board([ws_json(riser, timeout=15), ws_json(riser, timeout=15)])
+        # Two new ranks, and the riser's first exact hit: an achievement, pushed after the request is done.
+        received = [ws_json(riser, timeout=15) for _ in range(3)]
+        moved = by_board([m for m in received if m["type"] == "rank"])
+        assert [m for m in received if m["type"] == "achievement"] == [
+            {"type": "achievement", "tournament": board.tournament.pk, "code": "first_exact", "name": "First exact"}
+        ]
         assert {b: (m["type"], m["rank"], m["points"]) for b, m in moved.items()} == {
             board.key: ("rank", 1, points), league: ("rank", 1, points)
         }
@@ -74,6 +79,8 @@ def test_both_transports_on_two_processes_get_the_new_rank_and_a_member_who_did_
         assert moved[board.key]["version"] > first_messages[board.key]["version"]
         wait_until(lambda: len(sse.named("rank")) == 4, timeout=15, what="the SSE stream's new ranks")
         assert by_board([data for _, _, data in sse.named("rank")[2:]]) == moved
+        wait_until(lambda: len(sse.named("achievement")) == 1, timeout=15, what="the SSE stream's achievement")
+        assert sse.named("achievement")[0][2]["code"] == "first_exact"
         wait_until(lambda: settlement_done(caught_up), timeout=20, what="the second settlement")
 
         # The leader is still first with the same points on both boards: nothing.

@@ -23,7 +23,10 @@ MEMBER_END_MESSAGE = "live.member_end"
 # A control message on MEMBER_STREAMS_GROUP: `member_id` is on one more board
 # (joined a tournament or a league); their own streams follow it from now on.
 MEMBER_BOARD_MESSAGE = "live.member_board"
-# The group every process holding members' own streams joins, for the two messages above.
+# A message on MEMBER_STREAMS_GROUP: achievements just earned in a tournament,
+# `earned` = [[member id, code], ...]; each process tells the members it holds.
+MEMBER_ACHIEVEMENTS_MESSAGE = "live.member_achievements"
+# The group every process holding members' own streams joins, for the messages above.
 MEMBER_STREAMS_GROUP = "lb-live.members"
 
 
@@ -121,6 +124,11 @@ class MemberMessage:
     @property
     def sse(self) -> str:
         return f"event: {self.kind}\ndata: {self.text}\n\n"
+
+
+def achievement_message(*, tournament: int, code: str, name: str) -> MemberMessage:
+    """An achievement the caller just earned (API.md "The caller's own rank, live")."""
+    return MemberMessage("achievement", {"tournament": tournament, "code": code, "name": name})
 
 
 def rank_message(*, board: str, version: int, rank: int, total: int, points: int, live_points: int) -> MemberMessage:

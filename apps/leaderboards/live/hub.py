@@ -51,7 +51,9 @@ from apps.leaderboards.boards.selectors import leaderboard_top
 from apps.leaderboards.live import registry
 from apps.leaderboards.live import own_ranks
 from apps.leaderboards.live.access import Viewer, board_access_check, member_stream_access, viewer_still_allowed
+from apps.leaderboards.achievements.catalogue import achievement_name
 from apps.leaderboards.live.frames import (
+    MEMBER_ACHIEVEMENTS_MESSAGE,
     MEMBER_BOARD_MESSAGE,
     MEMBER_END_MESSAGE,
     MEMBER_STREAMS_GROUP,
@@ -59,6 +61,7 @@ from apps.leaderboards.live.frames import (
     UPDATE_MESSAGE,
     VERSION_MESSAGE,
     Frame,
+    achievement_message,
     canonical,
 )
 from apps.leaderboards.live.metrics import LIVE_CLIENTS, LIVE_LAG, LIVE_SENT
@@ -322,6 +325,16 @@ class _Hub:
                 continue
             await own_ranks.first_ranks(client, [key])
 
+    def member_achievements(self, tournament_id: int, earned: list) -> None:
+        """Push each achievement to the own streams of its member that this process holds (on the hub's loop)."""
+        codes: dict[int, list[str]] = {}
+        for member_id, code in earned:
+            codes.setdefault(int(member_id), []).append(code)
+        for client in [c for c in self.member_clients if c.live_member_id in codes]:
+            for code in codes[client.live_member_id]:
+                message = achievement_message(tournament=tournament_id, code=code, name=achievement_name(code))
+                self.loop.create_task(_member_send_quietly(client, message))
+
     def member_detach(self, client: own_ranks.MemberClient) -> None:
         if client not in self.member_clients:
             return
@@ -481,6 +494,9 @@ class _Hub:
             if message.get("type") == MEMBER_END_MESSAGE:
                 self.member_end(int(message["member_id"]), int(message.get("code", CLOSE_ACCESS_REVOKED)))
                 continue
+            if message.get("type") == MEMBER_ACHIEVEMENTS_MESSAGE:
+                self.member_achievements(int(message["tournament"]), message["earned"])
+                continue
             if message.get("type") == MEMBER_BOARD_MESSAGE:
                 key = BoardKey.parse(message["board"]).with_tournament(int(message["tournament"]))
                 self.member_board_follow(int(message["member_id"]), key)
@@ -575,6 +591,13 @@ async def _member_board_add_quietly(hub: _Hub, member_id: int, key: BoardKey) ->
         await hub.member_board_add(member_id, key)
     except Exception:
         logger.exception("following %s for member %s failed", key, member_id)
+
+
+async def _member_send_quietly(client: own_ranks.MemberClient, message) -> None:
+    try:
+        await client.live_send(message)
+    except Exception:
+        logger.exception("sending a %s message to member %s failed", message.kind, client.live_member_id)
 
 
 async def _fan_out_quietly(board: str, feed: own_ranks.RankFeed, version: int | None) -> None:

@@ -19,7 +19,14 @@ from django.dispatch import receiver
 
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.live import registry
-from apps.leaderboards.live.frames import MEMBER_BOARD_MESSAGE, MEMBER_END_MESSAGE, MEMBER_STREAMS_GROUP, REVOKE_MESSAGE
+from apps.leaderboards.achievements.signals import achievement_earned
+from apps.leaderboards.live.frames import (
+    MEMBER_ACHIEVEMENTS_MESSAGE,
+    MEMBER_BOARD_MESSAGE,
+    MEMBER_END_MESSAGE,
+    MEMBER_STREAMS_GROUP,
+    REVOKE_MESSAGE,
+)
 from apps.leaderboards.live.hub import CLOSE_ACCESS_REVOKED, current_hub
 from apps.leaderboards.live.publisher import group_send_all
 from apps.leagues.selectors import league_list_for_member
@@ -108,3 +115,27 @@ def member_board_follow(*, member_id: int, board: BoardKey) -> None:
         except Exception:
             # The join is committed; a stream open meanwhile follows the board after a reconnect.
             logger.warning("telling realtime processes that member %s joined %s failed", member_id, board, exc_info=True)
+
+
+@receiver(achievement_earned, dispatch_uid="live.achievement_earned")
+def _on_achievement_earned(*, tournament_id: int, earned: list, **kwargs) -> None:
+    member_achievements_announce(tournament_id=tournament_id, earned=earned)
+
+
+def member_achievements_announce(*, tournament_id: int, earned: list) -> None:
+    """Tell every realtime process which members earned which achievements; each pushes them to the
+    members' own streams it holds. One message per batch (the evaluation sends up to 5,000 pairs), never
+    one per member. Never raises: the achievements are committed; a member offline sees them listed.
+    """
+    pairs = [[int(member_id), str(code)] for member_id, code in earned]
+    if not pairs:
+        return
+    hub = current_hub()
+    if hub is not None and hub.embedded and not hub.loop.is_closed():
+        hub.loop.call_soon_threadsafe(hub.member_achievements, tournament_id, pairs)
+    if registry.store() is not None:
+        message = {"type": MEMBER_ACHIEVEMENTS_MESSAGE, "tournament": tournament_id, "earned": pairs}
+        try:
+            group_send_all([(MEMBER_STREAMS_GROUP, message)])
+        except Exception:
+            logger.warning("announcing %d achievements of tournament %s failed", len(pairs), tournament_id, exc_info=True)

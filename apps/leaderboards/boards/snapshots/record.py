@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.leaderboards.achievements.snapshots import achievements_after_snapshot
 from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.boards.locks import tournament_lock
 from apps.leaderboards.boards.projection_read import RedisError, projection_enabled, redis_client, redis_failed
@@ -76,6 +77,7 @@ def snapshot_record(*, tournament_id: int, trigger: str, local_date: date | None
                 cursor.execute(_insert_rows_sql(), [snapshot.pk, tournament_id])
                 snapshot.total = cursor.rowcount
             RankSnapshot.objects.filter(pk=snapshot.pk).update(total=snapshot.total)
+            _achievements_award(snapshot=snapshot)
             BoardState.objects.get_or_create(tournament_id=tournament_id)
             BoardState.objects.filter(tournament_id=tournament_id).update(version=F("version") + 1, as_of=as_of)
             version = BoardState.objects.filter(tournament_id=tournament_id).values_list("version", flat=True)[0]
@@ -97,6 +99,32 @@ def snapshot_record(*, tournament_id: int, trigger: str, local_date: date | None
         + [BoardKey.of_league(league_id, tournament_id) for league_id in league_ids]
     )
     return snapshot
+
+
+def _achievements_award(*, snapshot: RankSnapshot) -> None:
+    """top_ten_percent and climber from this snapshot's ranks and the one before, in the snapshot's transaction.
+
+    The achievements commit with the snapshot they rest on (and are announced after that commit).
+    """
+    previous = (
+        RankSnapshot.objects.filter(tournament_id=snapshot.tournament_id, as_of__lt=snapshot.as_of)
+        .exclude(pk=snapshot.pk)
+        .order_by("-as_of", "-id")
+        .values_list("pk", "total")
+        .first()
+    )
+    rows = RankSnapshotRow._meta.db_table
+    achievements_after_snapshot(
+        tournament_id=snapshot.tournament_id,
+        snapshot_ranks_sql=f"SELECT member_id, rank FROM {rows} WHERE snapshot_id = %(snapshot)s",
+        total=snapshot.total,
+        previous_ranks_sql=(
+            f"SELECT member_id, rank FROM {rows} WHERE snapshot_id = %(previous)s" if previous else None
+        ),
+        previous_total=previous[1] if previous else None,
+        snapshot_id=snapshot.pk,
+        params={"snapshot": snapshot.pk, "previous": previous[0] if previous else None},
+    )
 
 
 def _daily_recorded(tournament_id: int, local_date: date) -> bool:
