@@ -39,6 +39,8 @@ class Action:
     LEAGUE_CODE_ROTATED = "league_code_rotated"
     LEAGUE_MEMBER_REMOVED = "league_member_removed"
     SCORE_ACTION_CHANGED = "score_action_changed"
+    QUESTION_CHANGED = "question_changed"
+    QUESTION_SETTLED = "question_settled"
 
     ALL = (
         RESULT_CHANGED,
@@ -52,6 +54,8 @@ class Action:
         LEAGUE_CODE_ROTATED,
         LEAGUE_MEMBER_REMOVED,
         SCORE_ACTION_CHANGED,
+        QUESTION_CHANGED,
+        QUESTION_SETTLED,
     )
 
 

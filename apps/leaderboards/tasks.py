@@ -6,6 +6,7 @@ rebuilds) and `settlement.tasks` (settlement, score awards, the sweeper).
 
 from apps.leaderboards.boards.tasks import projection_rebuild
 from apps.leaderboards.settlement.tasks import (
+    question_settlement_run,
     score_action_apply,
     score_actions_apply,
     score_projection_flush,
@@ -15,6 +16,7 @@ from apps.leaderboards.settlement.tasks import (
 
 __all__ = [
     "projection_rebuild",
+    "question_settlement_run",
     "score_action_apply",
     "score_actions_apply",
     "score_projection_flush",

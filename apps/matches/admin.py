@@ -1,9 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 
 from apps.common.errors import ApplicationError
 from apps.common.names import name_key
-from apps.matches.models import Match, Participation, Round, Team, Tournament
+from apps.matches.models import BonusQuestion, Match, Participation, Round, Team, Tournament
+from apps.matches.question_services import (
+    EDITABLE_FIELDS,
+    bonus_question_create,
+    bonus_question_settle,
+    bonus_question_update,
+)
 from apps.matches.services import (
     SCORING_FIELDS,
     ScoringChange,
@@ -218,3 +225,61 @@ class ParticipationAdmin(admin.ModelAdmin):
         # Through the service, so the zero standing opens with the participation.
         participation = participation_join(tournament_id=obj.tournament_id, member_id=obj.member_id)
         obj.pk, obj.joined_at = participation.pk, participation.joined_at
+
+
+@admin.register(BonusQuestion)
+class BonusQuestionAdmin(admin.ModelAdmin):
+    """Bonus questions. Setting the correct team or number of a closed question settles it (clearing both
+    un-settles it); standings move by the difference. The rules of what may be edited when are those of
+    `question_services`: a refused change is reported and nothing is saved."""
+
+    list_display = ("text", "tournament", "kind", "points", "closes_at", "correct_team", "correct_number")
+    list_filter = ("tournament", "kind")
+    list_select_related = ("tournament", "correct_team")
+    search_fields = ("text",)
+    autocomplete_fields = ("correct_team",)
+    readonly_fields = ("answer_version", "settled_version", "created_at", "updated_at")
+    actions = ["unsettle", "settle_again"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The tournament is fixed once asked: answers name its teams.
+        return (*self.readonly_fields, "tournament") if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        try:
+            with transaction.atomic():
+                if not change:
+                    created = bonus_question_create(
+                        tournament_id=obj.tournament_id, text=obj.text, kind=obj.kind, points=obj.points,
+                        closes_at=obj.closes_at, actor=request.user,
+                    )  # fmt: skip
+                    obj.pk = created.pk
+                    return
+                edits = {field: getattr(obj, field) for field in EDITABLE_FIELDS if field in form.changed_data}
+                if edits:
+                    bonus_question_update(question_id=obj.pk, changes=edits, actor=request.user)
+                if {"correct_team", "correct_number"} & set(form.changed_data):
+                    answer = obj.correct_team_id if obj.kind == BonusQuestion.Kind.TEAM else obj.correct_number
+                    bonus_question_settle(question_id=obj.pk, answer=answer, actor=request.user)
+                    self.message_user(
+                        request, "The question will be settled again: standings move by the difference.",
+                        messages.WARNING,
+                    )  # fmt: skip
+        except ApplicationError as exc:
+            self.message_user(request, f"Nothing was saved: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Un-settle (take the question's points back)", permissions=["change"])
+    def unsettle(self, request, queryset):
+        self._settle(request, queryset, lambda question: None)
+
+    @admin.action(description="Settle again now with the current answer", permissions=["change"])
+    def settle_again(self, request, queryset):
+        self._settle(request, queryset, lambda question: question.correct_answer)
+
+    def _settle(self, request, queryset, answer_of) -> None:
+        for question in queryset:
+            try:
+                bonus_question_settle(question_id=question.pk, answer=answer_of(question), actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{question}: {exc.message}", messages.WARNING)
+        self.message_user(request, "Queued the settlement of the selected questions.", messages.SUCCESS)
