@@ -221,6 +221,13 @@ class BonusQuestion(TimeStampedModel):
         TEAM = "team", "A team of the tournament"
         NUMBER = "number", "A whole number 0..999"
 
+    class AnsweredBy(models.TextChoices):
+        """Who settles the question: staff, or the tournament's results once its final is played."""
+
+        STAFF = "staff", "Staff"
+        TOURNAMENT_WINNER = "tournament_winner", "The winner of the final (kind team)"
+        FINAL_GOALS = "final_goals", "The goals of the final, extra time included (kind number)"
+
     NUMBER_MAX = 999
 
     tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="bonus_questions")
@@ -238,6 +245,12 @@ class BonusQuestion(TimeStampedModel):
     settled_version = models.PositiveIntegerField(
         null=True, blank=True, editable=False, help_text="The answer version whose points settlement has applied."
     )
+    answered_by = models.CharField(
+        max_length=24,
+        choices=AnsweredBy.choices,
+        default=AnsweredBy.STAFF,
+        help_text="Staff settle it, or the results do once the tournament's final is finished.",
+    )
 
     class Meta:
         ordering = ["tournament_id", "closes_at", "id"]
@@ -252,6 +265,13 @@ class BonusQuestion(TimeStampedModel):
                 condition=(Q(kind="team") & Q(correct_number__isnull=True))
                 | (Q(kind="number") & Q(correct_team__isnull=True) & (Q(correct_number__isnull=True) | Q(correct_number__lte=999))),
                 name="bonus_question_correct_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_by="staff")
+                | Q(answered_by="tournament_winner", kind="team")
+                | Q(answered_by="final_goals", kind="number"),
+                name="bonus_question_answered_by_kind",
+                violation_error_message="The winner of the final answers a team question, its goals a number one.",
             ),
         ]
 

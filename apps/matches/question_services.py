@@ -26,14 +26,14 @@ from django.utils import timezone
 
 from apps.common.audit import Action, audit_record
 from apps.common.errors import ApplicationError, Conflict, NotFound
-from apps.matches.models import BonusAnswer, BonusQuestion, Team, Tournament
+from apps.matches.models import BonusAnswer, BonusQuestion, Match, Team, Tournament
 from apps.matches.question_selectors import bonus_question_closed, bonus_question_get
 from apps.matches.services import participation_join
 from apps.matches.signals import question_settlement_asked
 
 logger = logging.getLogger(__name__)
 
-EDITABLE_FIELDS = ("text", "kind", "points", "closes_at")
+EDITABLE_FIELDS = ("text", "kind", "points", "closes_at", "answered_by")
 
 
 def _values(question: BonusQuestion) -> dict:
@@ -45,6 +45,7 @@ def _values(question: BonusQuestion) -> dict:
         "closes_at": question.closes_at.isoformat() if question.closes_at else None,
         "correct_answer": question.correct_answer,
         "answer_version": question.answer_version,
+        "answered_by": question.answered_by,
     }
 
 
@@ -56,12 +57,21 @@ def _full_clean(question: BonusQuestion) -> None:
 
 
 def bonus_question_create(
-    *, tournament_id: int, text: str, kind: str, points: int, closes_at: datetime, actor=None
+    *,
+    tournament_id: int,
+    text: str,
+    kind: str,
+    points: int,
+    closes_at: datetime,
+    answered_by: str = BonusQuestion.AnsweredBy.STAFF,
+    actor=None,
 ) -> BonusQuestion:
     """Ask a new question of a tournament; audited as `question_changed` (before None)."""
     if not Tournament.objects.filter(pk=tournament_id).exists():
         raise NotFound("tournament_not_found", "No tournament has this id.")
-    question = BonusQuestion(tournament_id=tournament_id, text=text, kind=kind, points=points, closes_at=closes_at)
+    question = BonusQuestion(
+        tournament_id=tournament_id, text=text, kind=kind, points=points, closes_at=closes_at, answered_by=answered_by
+    )
     _full_clean(question)
     with transaction.atomic():
         question.save()
@@ -187,3 +197,57 @@ def bonus_question_settled_mark(*, question_id: int, answer_version: int) -> Non
     BonusQuestion.objects.filter(pk=question_id).filter(
         Q(settled_version__isnull=True) | Q(settled_version__lt=answer_version)
     ).update(settled_version=answer_version)
+
+
+def _final_answers(*, tournament_id: int) -> dict[str, int] | None:
+    """What the tournament's final says: its winner and its goals (extra time included, penalties not).
+
+    The final is the tournament's last match by kickoff; None until it is
+    finished with a winner (a final is never left drawn: extra time, then
+    penalties).
+    """
+    final = Match.objects.filter(tournament_id=tournament_id).order_by("-kickoff_at", "-id").first()
+    if final is None or final.status != Match.Status.FINISHED or final.home_score is None:
+        return None
+    played = (
+        (final.home_score_et, final.away_score_et)
+        if final.home_score_et is not None and final.away_score_et is not None
+        else (final.home_score, final.away_score)
+    )
+    order = (*played, final.home_penalties or 0, final.away_penalties or 0)
+    if played[0] != played[1]:
+        winner = final.home_team_id if played[0] > played[1] else final.away_team_id
+    elif order[2] != order[3]:
+        winner = final.home_team_id if order[2] > order[3] else final.away_team_id
+    else:
+        return None
+    return {
+        BonusQuestion.AnsweredBy.TOURNAMENT_WINNER: winner,
+        BonusQuestion.AnsweredBy.FINAL_GOALS: min(played[0] + played[1], BonusQuestion.NUMBER_MAX),
+    }
+
+
+def bonus_questions_settle_from_final(*, tournament_id: int, actor=None, now: datetime | None = None) -> int:
+    """Settle the questions the final answers (`answered_by`), once it is finished; returns how many.
+
+    One still open is closed first: with the final played its answer is
+    known, so no answer may be given or changed any more (a replay plays a
+    tournament faster than the closing time set when it was loaded). A
+    question already holding the final's answer is left alone, so calling
+    this again (a feed polling, a replay ending twice) settles nothing twice.
+    """
+    answers = _final_answers(tournament_id=tournament_id)
+    if answers is None:
+        return 0
+    now = now or timezone.now()
+    settled = 0
+    questions = BonusQuestion.objects.filter(tournament_id=tournament_id, answered_by__in=list(answers))
+    for question in questions:
+        answer = answers[question.answered_by]
+        if question.correct_answer == answer:
+            continue
+        if not bonus_question_closed(question=question, now=now):
+            bonus_question_update(question_id=question.pk, changes={"closes_at": now}, actor=actor, now=now)
+        bonus_question_settle(question_id=question.pk, answer=answer, actor=actor, now=now)
+        settled += 1
+    return settled

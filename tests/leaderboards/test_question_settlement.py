@@ -11,8 +11,9 @@ from apps.leaderboards.settlement.operations import question_settle_now
 from apps.leaderboards.settlement.runner import question_settlement_run, settlement_run
 from apps.leaderboards.settlement.verify import standings_verify
 from apps.leagues.models import League, LeagueMembership
-from apps.matches.models import BonusAnswer, BonusQuestion
+from apps.matches.models import BonusAnswer, BonusQuestion, Match
 from apps.matches.question_selectors import bonus_answer_points
+from apps.matches.question_services import bonus_questions_settle_from_final
 from apps.members.models import Member
 from tests.factories import TeamFactory, TournamentFactory
 
@@ -196,3 +197,37 @@ def test_a_real_worker_settles_a_question_and_the_sweeper_resends_a_lost_one(tmp
     assert set(standings(tournament)) == winners
     assert all(row == (POINTS, 0, 0) for row in standings(tournament).values())
     assert standings_verify(tournament_id=tournament.id) == []
+
+
+def test_the_final_settles_the_questions_it_answers_once_and_closes_them(django_capture_on_commit_callbacks):
+    tournament = TournamentFactory()
+    members = players(tournament, 4)
+    semi = match_in(tournament, kickoff_at=timezone.now() - timedelta(days=3))
+    final = match_in(tournament, kickoff_at=timezone.now() - timedelta(hours=3))
+    winner = BonusQuestion.objects.create(
+        tournament=tournament, text="Who wins?", kind="team", points=10, answered_by="tournament_winner",
+        closes_at=timezone.now() + timedelta(days=1),
+    )  # fmt: skip
+    goals = _closed_question(tournament)
+    BonusQuestion.objects.filter(pk=goals.pk).update(answered_by="final_goals")
+    BonusAnswer.objects.bulk_create(
+        [BonusAnswer(question=winner, member=m, team=t) for m, t in zip(members, [final.home_team, final.away_team] * 2)]
+        + [BonusAnswer(question=goals, member=m, number=n) for m, n in zip(members, [6, 4, 6, 0])]
+    )
+    # The semi-final finished, the final not yet: nothing is answered.
+    Match.objects.filter(pk=semi.pk).update(status="finished", home_score=1, away_score=0)
+    assert bonus_questions_settle_from_final(tournament_id=tournament.id) == 0
+
+    # 2-2, 3-3 after extra time, 4-2 on penalties: the home side wins, six goals.
+    Match.objects.filter(pk=final.pk).update(
+        status="finished", home_score=2, away_score=2, home_score_et=3, away_score_et=3,
+        home_penalties=4, away_penalties=2,
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert bonus_questions_settle_from_final(tournament_id=tournament.id, actor="command:test") == 2
+    winner.refresh_from_db()
+    assert winner.correct_team_id == final.home_team_id and winner.closes_at <= timezone.now()
+    assert standings(tournament) == {members[0].id: (15, 0, 0), members[2].id: (15, 0, 0)}
+    assert standings_verify(tournament_id=tournament.id, projection_too=False) == []
+    # Called again (a replay ending twice): nothing more.
+    assert bonus_questions_settle_from_final(tournament_id=tournament.id) == 0

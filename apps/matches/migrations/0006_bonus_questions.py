@@ -62,4 +62,14 @@ class Migration(migrations.Migration):
             model_name='bonusanswer',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('team__isnull', False), ('number__isnull', True)), models.Q(('team__isnull', True), ('number__isnull', False), ('number__lte', 999)), _connector='OR'), name='bonus_answer_one_column'),
         ),
-    ]
+        migrations.AddField(
+            model_name='bonusquestion',
+            name='answered_by',
+            field=models.CharField(choices=[('staff', 'Staff'), ('tournament_winner', 'The winner of the final (kind team)'), ('final_goals', 'The goals of the final, extra time included (kind number)')], default='staff', help_text="Staff settle it, or the results do once the tournament's final is finished.", max_length=24),
+        ),
+        migrations.AddConstraint(
+            model_name='bonusquestion',
+            constraint=models.CheckConstraint(condition=models.Q(('answered_by', 'staff'), models.Q(('answered_by', 'tournament_winner'), ('kind', 'team')), models.Q(('answered_by', 'final_goals'), ('kind', 'number')), _connector='OR'), name='bonus_question_answered_by_kind', violation_error_message='The winner of the final answers a team question, its goals a number one.'),
+        ),
+    
+]
