@@ -1,10 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.utils import timezone
 
 from apps.common.errors import ApplicationError
 from apps.common.names import name_key
 from apps.matches.models import BonusQuestion, Match, Participation, Round, Team, Tournament
+from apps.matches.question_selectors import bonus_question_closed
 from apps.matches.question_services import (
     EDITABLE_FIELDS,
     bonus_question_create,
@@ -227,11 +229,43 @@ class ParticipationAdmin(admin.ModelAdmin):
         obj.pk, obj.joined_at = participation.pk, participation.joined_at
 
 
+class BonusQuestionAdminForm(forms.ModelForm):
+    """Refuses on the page what `question_services` would refuse, so staff see why next to the field."""
+
+    class Meta:
+        model = BonusQuestion
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        question = self.instance
+        now = timezone.now()
+        tournament_id = question.tournament_id if question.pk else getattr(cleaned.get("tournament"), "pk", None)
+        kind = cleaned.get("kind", question.kind)
+        if question.pk:
+            closed = bonus_question_closed(question=question, now=now)
+            if "closes_at" in self.changed_data and closed:
+                self.add_error("closes_at", "A closed question's closing time cannot move: answers may have been shown.")
+            if "kind" in self.changed_data and question.answers.exists():
+                self.add_error("kind", "Members have answered this question: its kind cannot change.")
+            if {"correct_team", "correct_number"} & set(self.changed_data) and not closed:
+                raise forms.ValidationError("A question is settled only once it has closed.")
+        elif cleaned.get("correct_team") or cleaned.get("correct_number") is not None:
+            raise forms.ValidationError("Ask the question first; settle it once it has closed.")
+        team = cleaned.get("correct_team")
+        if team is not None and (kind != BonusQuestion.Kind.TEAM or team.tournament_id != tournament_id):
+            self.add_error("correct_team", "The correct answer of a team question is a team of its tournament.")
+        if cleaned.get("correct_number") is not None and kind != BonusQuestion.Kind.NUMBER:
+            self.add_error("correct_number", "Only a number question has a correct number.")
+        return cleaned
+
+
 @admin.register(BonusQuestion)
 class BonusQuestionAdmin(admin.ModelAdmin):
     """Bonus questions. Setting the correct team or number of a closed question settles it (clearing both
-    un-settles it); standings move by the difference. The rules of what may be edited when are those of
-    `question_services`: a refused change is reported and nothing is saved."""
+    un-settles it); standings move by the difference. What may be edited when follows `question_services`."""
+
+    form = BonusQuestionAdminForm
 
     list_display = ("text", "tournament", "kind", "points", "closes_at", "correct_team", "correct_number")
     list_filter = ("tournament", "kind")
@@ -244,6 +278,16 @@ class BonusQuestionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The tournament is fixed once asked: answers name its teams.
         return (*self.readonly_fields, "tournament") if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        # A question once settled holds points in standings; deleting it would
+        # take away what they were computed from. Un-settle it instead.
+        return obj is None or obj.answer_version == 0
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would skip the check above
+        return actions
 
     def save_model(self, request, obj, form, change):
         try:

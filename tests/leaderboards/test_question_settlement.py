@@ -231,3 +231,38 @@ def test_the_final_settles_the_questions_it_answers_once_and_closes_them(django_
     assert standings_verify(tournament_id=tournament.id, projection_too=False) == []
     # Called again (a replay ending twice): nothing more.
     assert bonus_questions_settle_from_final(tournament_id=tournament.id) == 0
+
+
+def test_a_failed_question_request_is_a_dead_letter_retried_from_the_admin(
+    quiz, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    tournament, match, question, members, _ = quiz
+    from apps.leaderboards.settlement import question_sql
+    from tests.factories import MemberFactory
+
+    real_apply = question_sql.AnswerPlan.apply
+
+    def database_away(self, *, lo, hi):
+        raise RuntimeError("a bad row")
+
+    # Not a passing error: parked as failed at once, with its error, nothing applied.
+    monkeypatch.setattr(question_sql.AnswerPlan, "apply", database_away)
+    request = _settle(question, 3, django_capture_on_commit_callbacks)
+    assert request.status == "failed" and "a bad row" in request.last_error
+    assert standings(tournament) == _expected(tournament, question, None, [(match, (2, 1))])
+    monkeypatch.setattr(question_sql.AnswerPlan, "apply", real_apply)
+
+    client.force_login(MemberFactory(is_staff=True, is_superuser=True))
+    listing = client.get("/admin/leaderboards/questionsettlementrequest/?status__exact=failed")
+    assert listing.status_code == 200 and request.idempotency_key in listing.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/leaderboards/questionsettlementrequest/", {"action": "retry", "_selected_action": [request.pk]}
+        )
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.status == "done"
+    assert standings(tournament) == _expected(tournament, question, 3, [(match, (2, 1))])
+    assert standings_verify(tournament_id=tournament.id) == []
+    assert client.get("/admin/matches/bonusquestion/").status_code == 200
+    assert client.get("/admin/matches/bonusquestion/add/").status_code == 200
