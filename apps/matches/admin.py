@@ -295,7 +295,7 @@ class BonusQuestionAdmin(admin.ModelAdmin):
                 if not change:
                     created = bonus_question_create(
                         tournament_id=obj.tournament_id, text=obj.text, kind=obj.kind, points=obj.points,
-                        closes_at=obj.closes_at, actor=request.user,
+                        closes_at=obj.closes_at, answered_by=obj.answered_by, actor=request.user,
                     )  # fmt: skip
                     obj.pk = created.pk
                     return

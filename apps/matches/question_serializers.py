@@ -27,10 +27,6 @@ class AnswerInputSerializer(serializers.Serializer):
     answer = AnswerField()
 
 
-class SettleInputSerializer(serializers.Serializer):
-    answer = AnswerField(allow_null=True, help_text="The correct answer; null un-settles the question.")
-
-
 class AnswerOutputSerializer(serializers.Serializer):
     question = serializers.IntegerField(source="question_id")
     answer = serializers.IntegerField()

@@ -17,8 +17,9 @@ from django.db import connection
 from apps.ingestion.models import DataSource, Execution
 from apps.ingestion.providers.replay import replay_parse
 from apps.ingestion.services import ingestion_run
-from apps.leaderboards.models import SettlementRequest
-from apps.matches.models import Match, Tournament
+from apps.leaderboards.models import QuestionSettlementRequest, SettlementRequest, Standing
+from apps.matches.models import BonusAnswer, BonusQuestion, Match, Tournament
+from apps.members.models import Member
 from tests.waiting import wait_until
 
 from .conftest import WORLD_CUP_2022, write_json
@@ -206,10 +207,6 @@ def test_the_first_replay_ingestion_creates_every_fixture_scheduled_and_a_second
 def test_run_replay_settles_the_questions_its_final_answers_when_it_ends(
     tmp_path, capsys, django_capture_on_commit_callbacks
 ):
-    from apps.matches.models import BonusAnswer, BonusQuestion
-    from apps.leaderboards.models import QuestionSettlementRequest, Standing
-    from apps.members.models import Member
-
     source = str(_three_matches(tmp_path))
     # The fixtures first, then the questions the last match (Senegal 0-2 Netherlands) answers.
     ingestion_run(provider="replay", source=source, tournament_slug="mini", options={"speed": 20000, "lead_seconds": 0.3})

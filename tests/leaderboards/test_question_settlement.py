@@ -7,19 +7,20 @@ from django.utils import timezone
 
 from apps.leaderboards.boards import projection_write
 from apps.leaderboards.models import BoardState, QuestionSettlementRequest, Standing
+from apps.leaderboards.settlement import outbox, question_sql
 from apps.leaderboards.settlement.operations import question_settle_now
-from apps.leaderboards.settlement.runner import question_settlement_run, settlement_run
+from apps.leaderboards.settlement.runner import question_settlement_run
 from apps.leaderboards.settlement.verify import standings_verify
 from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import BonusAnswer, BonusQuestion, Match
 from apps.matches.question_selectors import bonus_answer_points
 from apps.matches.question_services import bonus_questions_settle_from_final
 from apps.members.models import Member
-from tests.factories import TeamFactory, TournamentFactory
+from tests.factories import MemberFactory, TeamFactory, TournamentFactory
+from tests.waiting import wait_until
 
 from .helpers import expected_totals, finish, guesses, leaderboard_page, match_in, players, standings
 from .workers import publish, worker_env, worker_start, worker_stop
-from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -124,8 +125,6 @@ def test_a_question_settlement_stopped_after_its_first_batch_resumes_and_applies
 ):
     tournament, match, question, members, _ = quiz
     settings.SETTLEMENT_BATCH_SIZE = 3
-    from apps.leaderboards.settlement import outbox
-
     # Run it by hand, not on commit, to stop it half-way.
     monkeypatch.setattr(outbox, "question_request_enqueue", lambda *, request_id: None)
     request = question_settle_now(question_id=question.id, answer=3)
@@ -147,8 +146,6 @@ def test_a_question_settlement_stopped_after_its_first_batch_resumes_and_applies
 
 def test_a_newer_answer_supersedes_a_pending_request(quiz, monkeypatch):
     tournament, match, question, members, _ = quiz
-    from apps.leaderboards.settlement import outbox
-
     monkeypatch.setattr(outbox, "question_request_enqueue", lambda *, request_id: None)
     first = question_settle_now(question_id=question.id, answer=3)
     second = question_settle_now(question_id=question.id, answer=4)
@@ -237,9 +234,6 @@ def test_a_failed_question_request_is_a_dead_letter_retried_from_the_admin(
     quiz, client, monkeypatch, django_capture_on_commit_callbacks
 ):
     tournament, match, question, members, _ = quiz
-    from apps.leaderboards.settlement import question_sql
-    from tests.factories import MemberFactory
-
     real_apply = question_sql.AnswerPlan.apply
 
     def database_away(self, *, lo, hi):

@@ -206,7 +206,7 @@ def test_redis_dying_mid_settlement_leaves_the_database_right_and_a_rebuild_rest
     report = settlement_run(request_id=request.id)
     monkeypatch.setattr(runner_loop, "projection_move", real_move)
 
-    assert report.outcome == "done" and report.guesses == 600 and len(moves) == 2
+    assert report.outcome == "done" and report.rows == 600 and len(moves) == 2
     assert _request(request).status == "done"
     assert standings_verify(tournament_id=tournament.id, projection_too=False) == []
     assert BoardState.objects.get(tournament=tournament).projection_stale

@@ -1,8 +1,14 @@
-import pytest
+from datetime import timedelta
 
-from apps.leaderboards.models import SettlementRequest, Standing
-from apps.matches.models import Match, Participation, Round, Team
+import pytest
+from django.utils import timezone
+
+from apps.common.models import AuditEntry
+from apps.leaderboards.models import QuestionSettlementRequest, SettlementRequest, Standing
+from apps.matches.models import BonusAnswer, BonusQuestion, Match, Participation, Round, Team
 from tests.factories import MatchFactory, MemberFactory, RoundFactory, TournamentFactory
+
+from .admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -85,16 +91,6 @@ def test_round_multiplier_stays_editable_once_a_match_of_the_round_is_settled(ad
 def test_staff_ask_and_settle_a_bonus_question_in_the_admin_with_audit_entries(
     admin_client, django_capture_on_commit_callbacks
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from apps.common.models import AuditEntry
-    from apps.leaderboards.models import QuestionSettlementRequest
-    from apps.matches.models import BonusAnswer, BonusQuestion
-
-    from .admin_forms import change_form_data
-
     tournament = TournamentFactory()
     fan = MemberFactory()
     later = timezone.now() + timedelta(hours=1)

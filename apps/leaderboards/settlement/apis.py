@@ -11,12 +11,12 @@ from apps.leaderboards.settlement.action_selectors import score_action_list
 from apps.leaderboards.settlement.actions import score_action_submit
 from apps.leaderboards.settlement.operations import match_settle_now, question_settle_now
 from apps.leaderboards.settlement.serializers import (
+    QuestionSettleInputSerializer,
     ScoreActionInputSerializer,
     ScoreActionOutputSerializer,
     ScoreActionResultSerializer,
     SettleOutputSerializer,
 )
-from apps.matches.question_serializers import SettleInputSerializer
 
 
 class ScoreActionListApi(APIView):
@@ -75,7 +75,7 @@ class QuestionSettleApi(APIView):
 
     @extend_schema(
         operation_id="admin_questions_settle",
-        request=SettleInputSerializer,
+        request=QuestionSettleInputSerializer,
         description="Settle a closed bonus question with `answer`, re-settle it with another, or un-settle it "
         "(`answer`: null). Standings move by the difference, in batches, after the answer.",
         responses={
@@ -85,7 +85,7 @@ class QuestionSettleApi(APIView):
         },
     )
     def post(self, request, question_id: int):
-        serializer = SettleInputSerializer(data=request.data)
+        serializer = QuestionSettleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         settlement = question_settle_now(
             question_id=question_id, answer=serializer.validated_data["answer"], actor=request.user

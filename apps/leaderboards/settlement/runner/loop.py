@@ -77,10 +77,6 @@ class RunReport:
     seconds: float = 0.0
     boards: set[BoardKey] = field(default_factory=set)
 
-    @property
-    def guesses(self) -> int:
-        return self.rows
-
 
 class Plan(Protocol):
     """The statements of one request's batches (sql.BatchPlan, question_sql.AnswerPlan)."""

@@ -2,9 +2,9 @@
 
 from collections.abc import Callable
 
+from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.boards.metrics import redis_write_errors
 from apps.leaderboards.boards.projection_read import RedisError, redis_failed
-from apps.leaderboards.boards.keys import BoardKey
 from apps.leaderboards.boards.projection_write import projection_mark_stale, projection_state_write
 from apps.leaderboards.boards.signals import boards_changed_send
 from apps.leaderboards.models import SettlementRequest
