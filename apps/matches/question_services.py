@@ -20,7 +20,7 @@ import logging
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -110,6 +110,17 @@ def bonus_question_update(*, question_id: int, changes: dict, actor=None, now: d
     return question
 
 
+def _question_key_share(*, question: BonusQuestion) -> datetime:
+    """Take a key-share lock of the question; its `closes_at` as it stands under the lock."""
+    if connection.vendor != "postgresql":
+        return question.closes_at  # the embedded SQLite serialises writers itself
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT closes_at FROM {BonusQuestion._meta.db_table} WHERE id = %s FOR KEY SHARE", [question.pk]
+        )
+        return cursor.fetchone()[0]
+
+
 def _answer_check(*, question: BonusQuestion, answer) -> tuple[int | None, int | None]:
     """(team id, number) of a valid answer to `question`; 400 `invalid_answer` otherwise."""
     if isinstance(answer, bool) or not isinstance(answer, int):
@@ -133,10 +144,16 @@ def bonus_answer_submit(
     tournament, as a first guess does.
     """
     question = bonus_question_get(question_id=question_id)
-    if bonus_question_closed(question=question, now=now or timezone.now()):
-        raise Conflict("question_closed", "This question has closed: answers can no longer be given or changed.")
     team_id, number = _answer_check(question=question, answer=answer)
     with transaction.atomic():
+        # The window is judged under a key-share lock of the question: answers
+        # never wait for each other, but a settle (FOR UPDATE, only once the
+        # question has closed) waits for every answer in flight to commit, and
+        # an answer arriving after it finds the question closed. So settlement
+        # walks every answer there will ever be.
+        question.closes_at = _question_key_share(question=question)
+        if bonus_question_closed(question=question, now=now or timezone.now()):
+            raise Conflict("question_closed", "This question has closed: answers can no longer be given or changed.")
         # Two requests of one member may race: the row lock serialises
         # changes, and a lost insert race changes the row the other created.
         row = BonusAnswer.objects.select_for_update().filter(question_id=question_id, member_id=member_id).first()

@@ -1,13 +1,19 @@
 """Bonus questions over HTTP (API.md "Bonus questions"): the list, answers, the summary, the staff settle."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
+
+from apps.common.errors import Conflict
 
 from apps.common.models import AuditEntry
 from apps.leaderboards.models import QuestionSettlementRequest, Standing
 from apps.matches.models import BonusAnswer, BonusQuestion, Participation
+from apps.matches.question_services import bonus_answer_submit, bonus_question_settle
 from tests.common.api import anonymous_client, assert_error, member_client
 from tests.factories import MemberFactory, TeamFactory, TournamentFactory
 
@@ -139,3 +145,39 @@ def test_an_open_question_cannot_be_settled():
     )
     assert_error(response, 409, "question_not_closed")
     assert not QuestionSettlementRequest.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_settle_waits_for_an_answer_change_in_flight_and_a_later_answer_finds_the_question_closed():
+    """An answer holds a key-share lock of its question until it commits (a change too, which writes no key
+    of the question); settling takes the row for update, so it counts every answer that got in."""
+    tournament = TournamentFactory()
+    question = _question(tournament, closes_in=timedelta(seconds=2))
+    member = MemberFactory()
+    bonus_answer_submit(member_id=member.id, question_id=question.id, answer=5)
+    settled = threading.Event()
+
+    def settle_once_closed():
+        try:
+            while True:
+                try:
+                    bonus_question_settle(question_id=question.id, answer=3)
+                    break
+                except Conflict as exc:  # question_not_closed until the clock passes closes_at
+                    assert exc.code == "question_not_closed", exc
+                    time.sleep(0.05)
+            settled.set()
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        bonus_answer_submit(member_id=member.id, question_id=question.id, answer=3)
+        worker = threading.Thread(target=settle_once_closed)
+        worker.start()
+        # Past closes_at the settle is blocked behind this open answer.
+        assert not settled.wait(timeout=3)
+    worker.join(timeout=10)
+    assert settled.is_set()
+    # The settle committed after the answer: the settlement counts it, and nothing later can answer.
+    assert BonusAnswer.objects.filter(question=question, number=3).count() == 1
+    assert_error(_answer(member_client(MemberFactory()), question, 3), 409, "question_closed")
