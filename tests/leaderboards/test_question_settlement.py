@@ -260,3 +260,15 @@ def test_a_failed_question_request_is_a_dead_letter_retried_from_the_admin(
     assert standings_verify(tournament_id=tournament.id) == []
     assert client.get("/admin/matches/bonusquestion/").status_code == 200
     assert client.get("/admin/matches/bonusquestion/add/").status_code == 200
+
+
+def test_the_orm_path_gives_the_same_standings_as_the_sql_path(quiz, monkeypatch, django_capture_on_commit_callbacks):
+    """The embedded SQLite default settles questions through the ORM; same rows, same standings."""
+    tournament, match, question, members, _ = quiz
+    monkeypatch.setattr(
+        question_sql.AnswerPlan, "apply", lambda self, *, lo, hi: self._apply_portable(lo=lo, hi=hi)
+    )
+    for answer in (3, 4, None):
+        _settle(question, answer, django_capture_on_commit_callbacks)
+        assert standings(tournament) == _expected(tournament, question, answer, [(match, (2, 1))])
+        assert standings_verify(tournament_id=tournament.id) == []
