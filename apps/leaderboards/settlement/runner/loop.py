@@ -106,6 +106,8 @@ class Job:
     # After done, still under the tournament lock: (tournament id, projection healthy).
     after: Callable[[int, bool], None] | None = None
     metric_kind: Callable[[BatchedRequest], str] = lambda request: "settle"
+    # Rows the claim locks with the request (select_related under FOR UPDATE).
+    claim_locks: tuple[str, ...] = ()
 
 
 def batch_size() -> int:
@@ -167,7 +169,7 @@ def _claim(*, job: Job, request_id: int, worker: str) -> BatchedRequest | None:
     model = job.model
     now = timezone.now()
     with transaction.atomic():
-        request = model.objects.select_for_update().get(pk=request_id)
+        request = model.objects.select_for_update().select_related(*job.claim_locks).get(pk=request_id)
         if request.status in (Status.DONE, Status.SUPERSEDED):
             return None
         if request.started_at is None:

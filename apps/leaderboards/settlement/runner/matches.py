@@ -111,6 +111,9 @@ MATCH_JOB = Job(
     done=_done,
     after=_live_matches_refresh,
     metric_kind=lambda request: request.kind,
+    # The match row too, as before the loop was shared: a result change of
+    # the match in flight commits first, and its newer request supersedes this one.
+    claim_locks=("match",),
 )
 
 
