@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.common.errors import Conflict
 from apps.leaderboards.boards import projection_write
 from apps.leaderboards.models import BoardState, QuestionSettlementRequest, Standing
 from apps.leaderboards.settlement import outbox, question_sql
@@ -14,7 +15,7 @@ from apps.leaderboards.settlement.verify import standings_verify
 from apps.leagues.models import League, LeagueMembership
 from apps.matches.models import BonusAnswer, BonusQuestion, Match
 from apps.matches.question_selectors import bonus_answer_points
-from apps.matches.question_services import bonus_questions_settle_from_final
+from apps.matches.question_services import bonus_question_update, bonus_questions_settle_from_final
 from apps.members.models import Member
 from tests.factories import MemberFactory, TeamFactory, TournamentFactory
 from tests.waiting import wait_until
@@ -272,3 +273,23 @@ def test_the_orm_path_gives_the_same_standings_as_the_sql_path(quiz, monkeypatch
         _settle(question, answer, django_capture_on_commit_callbacks)
         assert standings(tournament) == _expected(tournament, question, answer, [(match, (2, 1))])
         assert standings_verify(tournament_id=tournament.id) == []
+
+
+def test_new_points_on_a_settled_question_resettle_it_and_a_closed_question_keeps_its_kind_and_closing_time(
+    quiz, django_capture_on_commit_callbacks
+):
+    tournament, match, question, members, _ = quiz
+    _settle(question, 3, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        bonus_question_update(question_id=question.id, changes={"points": 8, "text": "Goals, exactly?"})
+    question.refresh_from_db()
+    assert (question.points, question.answer_version, question.settled_version) == (8, 2, 2)
+    assert standings(tournament) == _expected(tournament, question, 3, [(match, (2, 1))])
+    assert standings_verify(tournament_id=tournament.id) == []
+
+    with pytest.raises(Conflict) as closed:
+        bonus_question_update(question_id=question.id, changes={"closes_at": timezone.now() + timedelta(days=1)})
+    assert closed.value.code == "question_closed"
+    with pytest.raises(Conflict) as answered:
+        bonus_question_update(question_id=question.id, changes={"kind": "team"})
+    assert answered.value.code == "question_answered"
