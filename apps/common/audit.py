@@ -40,6 +40,8 @@ class Action:
     LEAGUE_MEMBER_REMOVED = "league_member_removed"
     SCORE_ACTION_CHANGED = "score_action_changed"
     RANK_SNAPSHOT_REQUESTED = "rank_snapshot_requested"
+    QUESTION_CHANGED = "question_changed"
+    QUESTION_SETTLED = "question_settled"
 
     ALL = (
         RESULT_CHANGED,
@@ -54,6 +56,8 @@ class Action:
         LEAGUE_MEMBER_REMOVED,
         SCORE_ACTION_CHANGED,
         RANK_SNAPSHOT_REQUESTED,
+        QUESTION_CHANGED,
+        QUESTION_SETTLED,
     )
 
 

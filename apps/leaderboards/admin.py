@@ -11,12 +11,17 @@ from apps.leaderboards.boards.snapshots.operations import snapshot_request
 from apps.leaderboards.models import (
     Achievement,
     BoardState,
+    QuestionSettlementRequest,
     RankSnapshot,
     ScoreAction,
     ScoreActionAward,
     SettlementRequest,
 )
-from apps.leaderboards.settlement.operations import match_settle_now, settlement_request_retry
+from apps.leaderboards.settlement.operations import (
+    match_settle_now,
+    question_request_retry,
+    settlement_request_retry,
+)
 from apps.matches.models import Tournament
 
 
@@ -73,6 +78,41 @@ class SettlementRequestAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"Match {match_id}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Queued settlement of {len(match_ids)} match(es).", messages.SUCCESS)
+
+
+@admin.register(QuestionSettlementRequest)
+class QuestionSettlementRequestAdmin(admin.ModelAdmin):
+    """The outbox of bonus-question settlements. Failed requests are dead letters: read the error, then Retry."""
+
+    list_display = (
+        "idempotency_key", "status", "attempts", "answers_walked", "standings_moved", "created_at", "finished_at",
+    )  # fmt: skip
+    list_filter = ("status",)
+    search_fields = ("=idempotency_key", "=question__id", "=request_id")
+    ordering = ("-id",)
+    show_full_result_count = False
+    actions = ["retry"]
+    readonly_fields = [field.name for field in QuestionSettlementRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting an applied request would lose what its points were computed from.
+        return False
+
+    @admin.action(description="Retry (failed requests resume where they stopped)", permissions=["change"])
+    def retry(self, request, queryset):
+        retried = skipped = 0
+        for request_id in queryset.values_list("pk", flat=True):
+            try:
+                question_request_retry(request_id=request_id, actor=request.user)
+                retried += 1
+            except ApplicationError:
+                skipped += 1
+        self.message_user(
+            request, f"Sent {retried} request(s) back to the queue; {skipped} were not failed.", messages.SUCCESS
+        )
 
 
 @admin.register(BoardState)

@@ -85,14 +85,12 @@ class RoundStanding(models.Model):
         return f"{self.member_id}: {self.points} in round {self.round_id}"
 
 
-class SettlementRequest(TimeStampedModel):
-    """Outbox row: one settlement (or reversal) of one result version of a match.
+class BatchedRequest(TimeStampedModel):
+    """What every settlement outbox row has: a status claimed by compare-and-swap, and batch progress.
 
-    Written in the same transaction as the result change that causes it; the
-    idempotency key makes a second write of the same change a no-op.
+    A match's settlement and a bonus question's settlement run through the
+    same loop (settlement.runner.loop) on these fields.
     """
-
-    Kind = SettlementKind
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -101,9 +99,6 @@ class SettlementRequest(TimeStampedModel):
         FAILED = "failed", "Failed"
         SUPERSEDED = "superseded", "Superseded"
 
-    match = models.ForeignKey("matches.Match", on_delete=models.CASCADE, related_name="settlement_requests")
-    result_version = models.PositiveIntegerField()
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SETTLE)
     idempotency_key = models.CharField(max_length=96, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -118,6 +113,29 @@ class SettlementRequest(TimeStampedModel):
     # stale, may take it over; progress below makes that safe.
     claimed_by = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    # Progress: every row of a member id <= cursor is applied. Moved in the
+    # same transaction as the standings of each batch, so a rerun resumes there.
+    cursor = models.BigIntegerField(default=0)
+    projected_cursor = models.BigIntegerField(default=0)
+    standings_moved = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class SettlementRequest(BatchedRequest):
+    """Outbox row: one settlement (or reversal) of one result version of a match.
+
+    Written in the same transaction as the result change that causes it; the
+    idempotency key makes a second write of the same change a no-op.
+    """
+
+    Kind = SettlementKind
+
+    match = models.ForeignKey("matches.Match", on_delete=models.CASCADE, related_name="settlement_requests")
+    result_version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SETTLE)
 
     # What this request applies, fixed when it is first claimed, and the request
     # whose applied state it moves from (None: nothing was applied before).
@@ -136,12 +154,7 @@ class SettlementRequest(TimeStampedModel):
     # The applied result is a score in play: its points count as live points too.
     applied_live = models.BooleanField(default=False, db_default=False)
 
-    # Progress: every guess of a member id <= cursor is applied. Moved in the
-    # same transaction as the standings of each batch, so a rerun resumes there.
-    cursor = models.BigIntegerField(default=0)
-    projected_cursor = models.BigIntegerField(default=0)
     guesses_walked = models.PositiveIntegerField(default=0)
-    standings_moved = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
@@ -156,6 +169,43 @@ class SettlementRequest(TimeStampedModel):
     @property
     def applies_points(self) -> bool:
         return self.applied_home is not None and self.applied_away is not None
+
+
+class QuestionSettlementRequest(BatchedRequest):
+    """Outbox row: one settlement (or un-settlement) of one answer version of a bonus question.
+
+    Written in the transaction that set (or cleared) the correct answer, keyed
+    `question:{question_id}:{answer_version}`. What it applies (the correct
+    answer and the points) is fixed when it is first claimed, with the request
+    it moves from, so a re-settle moves each standing by (new - old).
+    """
+
+    question = models.ForeignKey(
+        "matches.BonusQuestion", on_delete=models.CASCADE, related_name="settlement_requests"
+    )
+    answer_version = models.PositiveIntegerField()
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    # Both None: the request applies nothing (un-settled); the points leave every standing.
+    applied_team = models.ForeignKey(
+        "matches.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    applied_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    applied_points = models.PositiveSmallIntegerField(null=True, blank=True)
+    answers_walked = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="question_request_status"),
+            models.Index(fields=["question", "status"], name="question_request_question"),
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+    @property
+    def applies_points(self) -> bool:
+        return self.applied_points is not None and (self.applied_team_id is not None or self.applied_number is not None)
 
 
 class BoardState(models.Model):

@@ -8,6 +8,7 @@ rebuilds), `boards.snapshots.tasks` (rank snapshots) and `settlement.tasks`
 from apps.leaderboards.boards.snapshots.tasks import rank_snapshot_record, rank_snapshots_daily
 from apps.leaderboards.boards.tasks import projection_rebuild
 from apps.leaderboards.settlement.tasks import (
+    question_settlement_run,
     score_action_apply,
     score_actions_apply,
     score_projection_flush,
@@ -17,6 +18,7 @@ from apps.leaderboards.settlement.tasks import (
 
 __all__ = [
     "projection_rebuild",
+    "question_settlement_run",
     "rank_snapshot_record",
     "rank_snapshots_daily",
     "score_action_apply",

@@ -1,9 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
+from django.utils import timezone
 
 from apps.common.errors import ApplicationError
 from apps.common.names import name_key
-from apps.matches.models import Match, Participation, Round, Team, Tournament
+from apps.matches.models import BonusQuestion, Match, Participation, Round, Team, Tournament
+from apps.matches.question_selectors import bonus_question_closed
+from apps.matches.question_services import (
+    EDITABLE_FIELDS,
+    bonus_question_create,
+    bonus_question_settle,
+    bonus_question_update,
+)
 from apps.matches.services import (
     SCORING_FIELDS,
     ScoringChange,
@@ -218,3 +227,103 @@ class ParticipationAdmin(admin.ModelAdmin):
         # Through the service, so the zero standing opens with the participation.
         participation = participation_join(tournament_id=obj.tournament_id, member_id=obj.member_id)
         obj.pk, obj.joined_at = participation.pk, participation.joined_at
+
+
+class BonusQuestionAdminForm(forms.ModelForm):
+    """Refuses on the page what `question_services` would refuse, so staff see why next to the field."""
+
+    class Meta:
+        model = BonusQuestion
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        question = self.instance
+        now = timezone.now()
+        tournament_id = question.tournament_id if question.pk else getattr(cleaned.get("tournament"), "pk", None)
+        kind = cleaned.get("kind", question.kind)
+        if question.pk:
+            closed = bonus_question_closed(question=question, now=now)
+            if "closes_at" in self.changed_data and closed:
+                self.add_error("closes_at", "A closed question's closing time cannot move: answers may have been shown.")
+            if "kind" in self.changed_data and question.answers.exists():
+                self.add_error("kind", "Members have answered this question: its kind cannot change.")
+            if {"correct_team", "correct_number"} & set(self.changed_data) and not closed:
+                raise forms.ValidationError("A question is settled only once it has closed.")
+        elif cleaned.get("correct_team") or cleaned.get("correct_number") is not None:
+            raise forms.ValidationError("Ask the question first; settle it once it has closed.")
+        team = cleaned.get("correct_team")
+        if team is not None and (kind != BonusQuestion.Kind.TEAM or team.tournament_id != tournament_id):
+            self.add_error("correct_team", "The correct answer of a team question is a team of its tournament.")
+        if cleaned.get("correct_number") is not None and kind != BonusQuestion.Kind.NUMBER:
+            self.add_error("correct_number", "Only a number question has a correct number.")
+        return cleaned
+
+
+@admin.register(BonusQuestion)
+class BonusQuestionAdmin(admin.ModelAdmin):
+    """Bonus questions. Setting the correct team or number of a closed question settles it (clearing both
+    un-settles it); standings move by the difference. What may be edited when follows `question_services`."""
+
+    form = BonusQuestionAdminForm
+
+    list_display = ("text", "tournament", "kind", "points", "closes_at", "correct_team", "correct_number")
+    list_filter = ("tournament", "kind")
+    list_select_related = ("tournament", "correct_team")
+    search_fields = ("text",)
+    autocomplete_fields = ("correct_team",)
+    readonly_fields = ("answer_version", "settled_version", "created_at", "updated_at")
+    actions = ["unsettle", "settle_again"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The tournament is fixed once asked: answers name its teams.
+        return (*self.readonly_fields, "tournament") if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        # A question once settled holds points in standings; deleting it would
+        # take away what they were computed from. Un-settle it instead.
+        return obj is None or obj.answer_version == 0
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would skip the check above
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        try:
+            with transaction.atomic():
+                if not change:
+                    created = bonus_question_create(
+                        tournament_id=obj.tournament_id, text=obj.text, kind=obj.kind, points=obj.points,
+                        closes_at=obj.closes_at, answered_by=obj.answered_by, actor=request.user,
+                    )  # fmt: skip
+                    obj.pk = created.pk
+                    return
+                edits = {field: getattr(obj, field) for field in EDITABLE_FIELDS if field in form.changed_data}
+                if edits:
+                    bonus_question_update(question_id=obj.pk, changes=edits, actor=request.user)
+                if {"correct_team", "correct_number"} & set(form.changed_data):
+                    answer = obj.correct_team_id if obj.kind == BonusQuestion.Kind.TEAM else obj.correct_number
+                    bonus_question_settle(question_id=obj.pk, answer=answer, actor=request.user)
+                    self.message_user(
+                        request, "The question will be settled again: standings move by the difference.",
+                        messages.WARNING,
+                    )  # fmt: skip
+        except ApplicationError as exc:
+            self.message_user(request, f"Nothing was saved: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Un-settle (take the question's points back)", permissions=["change"])
+    def unsettle(self, request, queryset):
+        self._settle(request, queryset, lambda question: None)
+
+    @admin.action(description="Settle again now with the current answer", permissions=["change"])
+    def settle_again(self, request, queryset):
+        self._settle(request, queryset, lambda question: question.correct_answer)
+
+    def _settle(self, request, queryset, answer_of) -> None:
+        for question in queryset:
+            try:
+                bonus_question_settle(question_id=question.pk, answer=answer_of(question), actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{question}: {exc.message}", messages.WARNING)
+        self.message_user(request, "Queued the settlement of the selected questions.", messages.SUCCESS)

@@ -212,3 +212,111 @@ class Participation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} in {self.tournament}"
+
+
+class BonusQuestion(TimeStampedModel):
+    """A question of a tournament answered once per member until `closes_at` (SCORING.md "Bonus questions").
+
+    The correct answer is null until staff settle it. `answer_version` moves
+    on every settle, re-settle and un-settle: settlement keys its request by
+    (question, version), as a match's result version keys its settlement.
+    `settled_version` is the version whose points settlement has applied.
+    """
+
+    class Kind(models.TextChoices):
+        TEAM = "team", "A team of the tournament"
+        NUMBER = "number", "A whole number 0..999"
+
+    class AnsweredBy(models.TextChoices):
+        """Who settles the question: staff, or the tournament's results once its final is played."""
+
+        STAFF = "staff", "Staff"
+        TOURNAMENT_WINNER = "tournament_winner", "The winner of the final (kind team)"
+        FINAL_GOALS = "final_goals", "The goals of the final, extra time included (kind number)"
+
+    NUMBER_MAX = 999
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="bonus_questions")
+    text = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    points = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(100)])
+    closes_at = models.DateTimeField()
+    correct_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    correct_number = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(NUMBER_MAX)]
+    )
+    answer_version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Moves on every settle, re-settle and un-settle."
+    )
+    settled_version = models.PositiveIntegerField(
+        null=True, blank=True, editable=False, help_text="The answer version whose points settlement has applied."
+    )
+    answered_by = models.CharField(
+        max_length=24,
+        choices=AnsweredBy.choices,
+        default=AnsweredBy.STAFF,
+        help_text="Staff settle it, or the results do once the tournament's final is finished.",
+    )
+
+    class Meta:
+        ordering = ["tournament_id", "closes_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=1) & Q(points__lte=100),
+                name="bonus_question_points_range",
+                violation_error_message="A question is worth 1 to 100 points.",
+            ),
+            # At most the column of the question's kind holds the correct answer.
+            models.CheckConstraint(
+                condition=(Q(kind="team") & Q(correct_number__isnull=True))
+                | (Q(kind="number") & Q(correct_team__isnull=True) & (Q(correct_number__isnull=True) | Q(correct_number__lte=999))),
+                name="bonus_question_correct_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_by="staff")
+                | Q(answered_by="tournament_winner", kind="team")
+                | Q(answered_by="final_goals", kind="number"),
+                name="bonus_question_answered_by_kind",
+                violation_error_message="The winner of the final answers a team question, its goals a number one.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def correct_answer(self) -> int | None:
+        return self.correct_team_id if self.kind == self.Kind.TEAM else self.correct_number
+
+    @property
+    def is_settled(self) -> bool:
+        return self.correct_answer is not None
+
+
+class BonusAnswer(models.Model):
+    """A member's answer to a bonus question: a team or a number, by the question's kind."""
+
+    question = models.ForeignKey(BonusQuestion, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    number = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # (question, member) is also the settlement walk's keyset order.
+            models.UniqueConstraint(fields=["question", "member"], name="bonus_answer_unique_member"),
+            models.CheckConstraint(
+                condition=(Q(team__isnull=False) & Q(number__isnull=True))
+                | (Q(team__isnull=True) & Q(number__isnull=False) & Q(number__lte=999)),
+                name="bonus_answer_one_column",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} on {self.question_id}"
+
+    @property
+    def answer(self) -> int:
+        return self.team_id if self.team_id is not None else self.number

@@ -13,3 +13,8 @@ from django.dispatch import Signal
 
 participant_joined = Signal()
 settlement_asked = Signal()
+
+# `question_settlement_asked(question)`: a bonus question's correct answer was
+# set, changed or cleared (its `answer_version` moved). The leaderboards write
+# the question's settlement request in the same transaction.
+question_settlement_asked = Signal()

@@ -61,6 +61,8 @@ UNTHROTTLED = {
     "/api/v1/tournaments/{tournament_id}/leaderboard",
     "/api/v1/tournaments/{tournament_id}/members/{member_id}/stats",
     "/api/v1/tournaments/{tournament_id}/members/{member_id}/history",
+    "/api/v1/tournaments/{tournament_id}/members/{member_id}/achievements",
+    "/api/v1/tournaments/{tournament_id}/achievements",
 }
 
 

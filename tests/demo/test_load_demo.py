@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.guesses.models import Guess
 from apps.leaderboards.models import Standing
 from apps.leagues.models import League, LeagueMembership
-from apps.matches.models import Match, Participation, Tournament
+from apps.matches.models import BonusAnswer, BonusQuestion, Match, Participation, Tournament
 from apps.members.models import Member
 
 MEMBERS = 12
@@ -127,3 +127,20 @@ def test_demo_members_play_jokers_within_the_allowance():
     assert jokers.exists()
     per_round = jokers.values("member_id", "match__round_id").annotate(n=Count("id")).values_list("n", flat=True)
     assert max(per_round) <= min(Tournament.objects.values_list("jokers_per_round", flat=True))
+
+
+def test_the_demo_asks_two_questions_per_tournament_that_every_member_answers_once():
+    _load()
+    answers = BonusAnswer.objects.count()
+    for tournament in Tournament.objects.filter(slug__in=["world-cup-2026", "world-cup-2022-replay"]):
+        questions = {q.answered_by: q for q in BonusQuestion.objects.filter(tournament=tournament)}
+        assert set(questions) == {"tournament_winner", "final_goals"}
+        winner, goals = questions["tournament_winner"], questions["final_goals"]
+        assert (winner.kind, goals.kind) == ("team", "number")
+        assert winner.answers.filter(team__tournament=tournament).count() == MEMBERS
+        assert goals.answers.filter(number__isnull=False).count() == MEMBERS
+        first = Match.objects.filter(tournament=tournament).order_by("kickoff_at").first()
+        assert winner.closes_at == first.kickoff_at
+
+    _load()
+    assert BonusAnswer.objects.count() == answers and BonusQuestion.objects.count() == 4

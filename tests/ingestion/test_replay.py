@@ -22,8 +22,9 @@ from apps.ingestion.normalize import PayloadError
 from apps.ingestion.providers import PROVIDERS
 from apps.ingestion.providers.replay import ReplayProvider, replay_parse
 from apps.ingestion.services import ingestion_run
-from apps.leaderboards.models import SettlementRequest
-from apps.matches.models import Match, Tournament
+from apps.leaderboards.models import QuestionSettlementRequest, SettlementRequest, Standing
+from apps.matches.models import BonusAnswer, BonusQuestion, Match, Tournament
+from apps.members.models import Member
 from tests.waiting import wait_until
 
 from .conftest import WORLD_CUP_2022, write_json
@@ -392,3 +393,38 @@ def test_a_shoot_out_straight_after_regular_time_never_shows_an_extra_time_score
         ("live", (1, 1), (None, None), (None, None)),
         ("finished", (1, 1), (None, None), (5, 4)),
     ]
+
+
+@pytest.mark.django_db
+def test_run_replay_settles_the_questions_its_final_answers_when_it_ends(
+    tmp_path, capsys, django_capture_on_commit_callbacks
+):
+    source = str(_three_matches(tmp_path))
+    # The fixtures first, then the questions the last match (Senegal 0-2 Netherlands) answers.
+    ingestion_run(provider="replay", source=source, tournament_slug="mini", options={"speed": 20000, "lead_seconds": 0.3})
+    tournament = Tournament.objects.get(slug="mini")
+    final = Match.objects.filter(tournament=tournament).order_by("-kickoff_at").select_related("away_team").first()
+    winner = BonusQuestion.objects.create(
+        tournament=tournament, text="Who wins?", kind="team", points=10, answered_by="tournament_winner",
+        closes_at=final.kickoff_at + timedelta(days=30),
+    )  # fmt: skip
+    goals = BonusQuestion.objects.create(
+        tournament=tournament, text="Goals in the final?", kind="number", points=5, answered_by="final_goals",
+        closes_at=final.kickoff_at + timedelta(days=30),
+    )  # fmt: skip
+    fan = Member.objects.create_user(username="fan", password="x")
+    BonusAnswer.objects.create(question=winner, member=fan, team=final.away_team)
+    BonusAnswer.objects.create(question=goals, member=fan, number=2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "run_replay", "--tournament", "mini", "--source", source, "--speed", "20000",
+            "--interval", "0.2", "--lead", "0.3", "--exit-when-finished", "--max-seconds", "30",
+        )  # fmt: skip
+
+    assert "Settled 2 bonus question(s)" in capsys.readouterr().out
+    winner.refresh_from_db()
+    goals.refresh_from_db()
+    assert winner.correct_team == final.away_team and goals.correct_number == 2
+    assert set(QuestionSettlementRequest.objects.values_list("status", flat=True)) == {"done"}
+    assert Standing.objects.get(tournament=tournament, member=fan).points == 15

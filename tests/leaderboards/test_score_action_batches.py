@@ -217,7 +217,7 @@ def test_the_sweeper_applies_awards_whose_job_was_lost_and_writes_totals_left_ow
     assert (swept["awards"], swept["owed"]) == ([tournament.id], [])
     assert not ScoreActionAward.objects.filter(status="pending").exists()
     assert _redis_points(tournament, members[0].id) == awarded[members[0].id]
-    assert settlement_sweep() == {"settlements": [], "awards": [], "rebuilds": [], "owed": []}
+    assert settlement_sweep() == {"settlements": [], "questions": [], "awards": [], "rebuilds": [], "owed": []}
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from apps.leaderboards.models import SettlementRequest, Standing
 from apps.leaderboards.boards.selectors import leaderboard_page
 from apps.leaderboards.settlement.verify import standings_verify
 from apps.leaderboards.boards import keys, projection_read, projection_write
-from apps.leaderboards.settlement import runner
+from apps.leaderboards.settlement.runner import loop as runner_loop
 from apps.leaderboards.settlement.runner import settlement_run
 from apps.matches.models import Match
 from apps.members.models import Member
@@ -202,11 +202,11 @@ def test_redis_dying_mid_settlement_leaves_the_database_right_and_a_rebuild_rest
             throwaway_redis.kill()
         return moves[-1]
 
-    monkeypatch.setattr(runner, "projection_move", move_then_lose_redis)
+    monkeypatch.setattr(runner_loop, "projection_move", move_then_lose_redis)
     report = settlement_run(request_id=request.id)
-    monkeypatch.setattr(runner, "projection_move", real_move)
+    monkeypatch.setattr(runner_loop, "projection_move", real_move)
 
-    assert report.outcome == "done" and report.guesses == 600 and len(moves) == 2
+    assert report.outcome == "done" and report.rows == 600 and len(moves) == 2
     assert _request(request).status == "done"
     assert standings_verify(tournament_id=tournament.id, projection_too=False) == []
     assert BoardState.objects.get(tournament=tournament).projection_stale

@@ -1,8 +1,14 @@
-import pytest
+from datetime import timedelta
 
-from apps.leaderboards.models import SettlementRequest, Standing
-from apps.matches.models import Match, Participation, Round, Team
+import pytest
+from django.utils import timezone
+
+from apps.common.models import AuditEntry
+from apps.leaderboards.models import QuestionSettlementRequest, SettlementRequest, Standing
+from apps.matches.models import BonusAnswer, BonusQuestion, Match, Participation, Round, Team
 from tests.factories import MatchFactory, MemberFactory, RoundFactory, TournamentFactory
+
+from .admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +86,40 @@ def test_round_multiplier_stays_editable_once_a_match_of_the_round_is_settled(ad
     match = MatchFactory(tournament=rnd.tournament, round=rnd, status=Match.Status.FINISHED)
     SettlementRequest.objects.create(match=match, result_version=1, idempotency_key=f"settlement:{match.id}:1")
     assert 'name="multiplier"' in admin_client.get(f"/admin/matches/round/{rnd.id}/change/").content.decode()
+
+
+def test_staff_ask_and_settle_a_bonus_question_in_the_admin_with_audit_entries(
+    admin_client, django_capture_on_commit_callbacks
+):
+    tournament = TournamentFactory()
+    fan = MemberFactory()
+    later = timezone.now() + timedelta(hours=1)
+    response = admin_client.post(
+        "/admin/matches/bonusquestion/add/",
+        {"tournament": tournament.id, "text": "Goals?", "kind": "number", "points": 7, "answered_by": "staff",
+         "closes_at_0": later.strftime("%Y-%m-%d"), "closes_at_1": later.strftime("%H:%M:%S")},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    question = BonusQuestion.objects.get(tournament=tournament)
+    assert AuditEntry.objects.filter(action="question_changed", target_id=str(question.id)).exists()
+    BonusAnswer.objects.create(question=question, member=fan, number=4)
+    url = f"/admin/matches/bonusquestion/{question.id}/change/"
+
+    # Open: the correct answer is refused on the page; nothing is settled.
+    refused = admin_client.post(url, change_form_data(admin_client, url, correct_number="4"))
+    assert refused.status_code == 200 and "only once it has closed" in refused.content.decode()
+    assert not QuestionSettlementRequest.objects.exists()
+
+    BonusQuestion.objects.filter(pk=question.pk).update(closes_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = admin_client.post(url, change_form_data(admin_client, url, correct_number="4"))
+    assert saved.status_code == 302
+    assert Standing.objects.get(tournament=tournament, member=fan).points == 7
+    assert AuditEntry.objects.filter(action="question_settled", target_id=str(question.id)).count() == 1
+    # Settled: it can no longer be deleted, only un-settled.
+    assert admin_client.get(f"/admin/matches/bonusquestion/{question.id}/delete/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/matches/bonusquestion/", {"action": "unsettle", "_selected_action": [question.id]}
+        )
+    assert Standing.objects.get(tournament=tournament, member=fan).points == 0

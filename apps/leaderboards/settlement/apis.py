@@ -1,15 +1,17 @@
-"""Score actions and the staff settle button (API.md)."""
+"""Score actions and the staff settle buttons of matches and bonus questions (API.md)."""
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.leaderboards.settlement.action_selectors import score_action_list
 from apps.leaderboards.settlement.actions import score_action_submit
-from apps.leaderboards.settlement.operations import match_settle_now
+from apps.leaderboards.settlement.operations import match_settle_now, question_settle_now
 from apps.leaderboards.settlement.serializers import (
+    QuestionSettleInputSerializer,
     ScoreActionInputSerializer,
     ScoreActionOutputSerializer,
     ScoreActionResultSerializer,
@@ -64,4 +66,28 @@ class MatchSettleApi(APIView):
     )
     def post(self, request, match_id: int):
         settlement = match_settle_now(match_id=match_id, actor=request.user)
+        return Response({"job_id": settlement.pk}, status=status.HTTP_202_ACCEPTED)
+
+
+class QuestionSettleApi(APIView):
+    permission_classes = [IsAdminUser]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="admin_questions_settle",
+        request=QuestionSettleInputSerializer,
+        description="Settle a closed bonus question with `answer`, re-settle it with another, or un-settle it "
+        "(`answer`: null). Standings move by the difference, in batches, after the answer.",
+        responses={
+            202: SettleOutputSerializer,
+            400: OpenApiResponse(description="invalid_answer: the wrong kind or a team outside the tournament."),
+            409: OpenApiResponse(description="question_not_closed: a question is settled once it has closed."),
+        },
+    )
+    def post(self, request, question_id: int):
+        serializer = QuestionSettleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        settlement = question_settle_now(
+            question_id=question_id, answer=serializer.validated_data["answer"], actor=request.user
+        )
         return Response({"job_id": settlement.pk}, status=status.HTTP_202_ACCEPTED)

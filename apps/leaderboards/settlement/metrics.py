@@ -30,6 +30,9 @@ settlement_rows_per_second = Histogram(
 settlement_guesses = Counter(
     "scoreboard_settlement_guesses_total", "Guesses walked by settlement batches."
 )
+question_answers = Counter(
+    "scoreboard_question_answers_total", "Bonus answers walked by question settlement batches."
+)
 settlement_outcomes = Counter(
     "scoreboard_settlement_jobs_total",
     "Settlement job runs by outcome: success, retry, failed, noop (replayed or superseded), handed_back (its worker stopped).",

@@ -1,4 +1,4 @@
-"""Settlement operations staff start: retry a dead letter, settle a match again now."""
+"""Settlement operations staff start: retry a dead letter, settle a match again now, settle a bonus question."""
 
 import uuid
 
@@ -8,18 +8,45 @@ from django.utils import timezone
 from apps.common.audit import Action, audit_record
 from apps.common.request_id import current as current_request_id
 from apps.common.errors import Conflict, NotFound
-from apps.leaderboards.models import SettlementRequest
-from apps.leaderboards.settlement.outbox import settlement_key, settlement_request_enqueue
+from apps.leaderboards.models import BatchedRequest, QuestionSettlementRequest, SettlementRequest
+from apps.leaderboards.settlement.outbox import (
+    question_request_enqueue,
+    question_settlement_key,
+    settlement_key,
+    settlement_request_enqueue,
+)
 from apps.leaderboards.settlement.runner import UNFINISHED
 from apps.matches.models import Match
+from apps.matches.question_services import bonus_question_settle
 
 
 # --- dead letters and manual runs --------------------------------------------
+def _fail(model: type[BatchedRequest], request_id: int, error: str) -> None:
+    model.objects.filter(pk=request_id).exclude(
+        status__in=[BatchedRequest.Status.DONE, BatchedRequest.Status.SUPERSEDED]
+    ).update(status=BatchedRequest.Status.FAILED, last_error=error[:4000], finished_at=timezone.now())
+
+
+def _retry(model: type[BatchedRequest], request_id: int, actor, enqueue) -> None:
+    with transaction.atomic():
+        updated = model.objects.filter(pk=request_id, status=BatchedRequest.Status.FAILED).update(
+            status=BatchedRequest.Status.PENDING, finished_at=None
+        )
+        if not updated:
+            raise Conflict("not_failed", "Only a failed settlement request can be retried.")
+        audit_record(
+            actor=actor,
+            action=Action.SETTLEMENT_RETRIED,
+            target=(model._meta.model_name, request_id),
+            before={"status": BatchedRequest.Status.FAILED},
+            after={"status": BatchedRequest.Status.PENDING},
+        )
+        transaction.on_commit(lambda: enqueue(request_id=request_id))
+
+
 def settlement_request_fail(*, request_id: int, error: str) -> None:
     """Park a request whose retries ran out: failed, with the error, visible in the admin."""
-    SettlementRequest.objects.filter(pk=request_id).exclude(
-        status__in=[SettlementRequest.Status.DONE, SettlementRequest.Status.SUPERSEDED]
-    ).update(status=SettlementRequest.Status.FAILED, last_error=error[:4000], finished_at=timezone.now())
+    _fail(SettlementRequest, request_id, error)
 
 
 def settlement_request_note_error(*, request_id: int, error: str) -> None:
@@ -28,22 +55,37 @@ def settlement_request_note_error(*, request_id: int, error: str) -> None:
 
 def settlement_request_retry(*, request_id: int, actor=None) -> SettlementRequest:
     """Send a failed request back to the queue; it resumes where it stopped. Audited as `settlement_retried`."""
-    with transaction.atomic():
-        updated = SettlementRequest.objects.filter(pk=request_id, status=SettlementRequest.Status.FAILED).update(
-            status=SettlementRequest.Status.PENDING, finished_at=None
-        )
-        if not updated:
-            raise Conflict("not_failed", "Only a failed settlement request can be retried.")
-        audit_record(
-            actor=actor,
-            action=Action.SETTLEMENT_RETRIED,
-            target=("settlementrequest", request_id),
-            before={"status": SettlementRequest.Status.FAILED},
-            after={"status": SettlementRequest.Status.PENDING},
-        )
-        request_id_ = request_id
-        transaction.on_commit(lambda: settlement_request_enqueue(request_id=request_id_))
+    _retry(SettlementRequest, request_id, actor, settlement_request_enqueue)
     return SettlementRequest.objects.get(pk=request_id)
+
+
+def question_request_fail(*, request_id: int, error: str) -> None:
+    """Park a question's request whose retries ran out (a dead letter, as for matches)."""
+    _fail(QuestionSettlementRequest, request_id, error)
+
+
+def question_request_note_error(*, request_id: int, error: str) -> None:
+    QuestionSettlementRequest.objects.filter(pk=request_id).update(last_error=error[:4000])
+
+
+def question_request_retry(*, request_id: int, actor=None) -> QuestionSettlementRequest:
+    """Send a failed question request back to the queue; it resumes where it stopped. Audited as `settlement_retried`."""
+    _retry(QuestionSettlementRequest, request_id, actor, question_request_enqueue)
+    return QuestionSettlementRequest.objects.get(pk=request_id)
+
+
+def question_settle_now(*, question_id: int, answer, actor=None) -> QuestionSettlementRequest:
+    """Settle a bonus question with `answer`, re-settle it with another, or un-settle it (None).
+
+    The correct answer, its new version and the settlement request commit
+    together (`bonus_question_settle`, audited as `question_settled`); the
+    job runs after commit. Returns the request (its id is the job id).
+    """
+    with transaction.atomic():
+        question = bonus_question_settle(question_id=question_id, answer=answer, actor=actor)
+        return QuestionSettlementRequest.objects.get(
+            idempotency_key=question_settlement_key(question_id=question.pk, answer_version=question.answer_version)
+        )
 
 
 def match_settle_now(*, match_id: int, actor=None) -> SettlementRequest:

@@ -8,8 +8,8 @@ from django.db import transaction
 from apps.common.request_id import current as current_request_id
 from apps.leaderboards.boards.keys import awards_queued_key, owed_flush_queued_key
 from apps.leaderboards.boards.projection_read import RedisError, projection_enabled, redis_client
-from apps.leaderboards.models import SettlementRequest
-from apps.matches.models import Match
+from apps.leaderboards.models import QuestionSettlementRequest, SettlementRequest
+from apps.matches.models import BonusQuestion, Match
 from apps.matches.services import match_settlement_kind_note
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,34 @@ def settlement_request_write(*, match: Match, kind: str = SettlementRequest.Kind
         match_settlement_kind_note(match=match, kind=kind)
         transaction.on_commit(lambda: settlement_request_enqueue(request_id=request.pk))
     return request
+
+
+def question_settlement_key(*, question_id: int, answer_version: int) -> str:
+    return f"question:{question_id}:{answer_version}"
+
+
+def question_request_write(*, question: BonusQuestion) -> QuestionSettlementRequest:
+    """Record that `question` at its current answer_version must be settled (or un-settled).
+
+    Call inside the transaction that changed the correct answer; the same
+    (question, version) twice returns the first row. Enqueued after commit.
+    """
+    request, created = QuestionSettlementRequest.objects.get_or_create(
+        idempotency_key=question_settlement_key(question_id=question.pk, answer_version=question.answer_version),
+        defaults={
+            "question": question,
+            "answer_version": question.answer_version,
+            "request_id": current_request_id() or "",
+        },
+    )
+    if created:
+        transaction.on_commit(lambda: question_request_enqueue(request_id=request.pk))
+    return request
+
+
+def question_request_enqueue(*, request_id: int) -> None:
+    """Send a question's settlement job (see `settlement_request_enqueue`)."""
+    _send("question_settlement_run", what=f"question settlement request {request_id}", request_id=request_id)
 
 
 def _send(task_name: str, *, what: str, countdown: float | None = None, eager_raises: bool = True, **kwargs) -> None:

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from apps.matches.question_serializers import AnswerField
+
 
 class SettleOutputSerializer(serializers.Serializer):
     job_id = serializers.IntegerField(help_text="The settlement request id.")
@@ -19,3 +21,7 @@ class ScoreActionInputSerializer(serializers.Serializer):
 
 class ScoreActionResultSerializer(serializers.Serializer):
     status = serializers.CharField()
+
+
+class QuestionSettleInputSerializer(serializers.Serializer):
+    answer = AnswerField(allow_null=True, help_text="The correct answer (a team id or a number); null un-settles.")

@@ -1,6 +1,6 @@
 """The beat sweeper: nothing asked for is ever lost, only delayed.
 
-Settlement requests whose message was lost (still pending) or whose worker
+Settlement requests (of matches and of bonus questions) whose message was lost (still pending) or whose worker
 vanished (in progress, heartbeat stale) are sent again; so are score awards
 never applied (one job per tournament), and the projection flush of
 tournaments whose boards still owe score-award totals; tournaments whose
@@ -19,8 +19,15 @@ from django.utils import timezone
 from apps.leaderboards.boards.keys import owed_key
 from apps.leaderboards.boards.projection_read import RedisError, projection_enabled, redis_client
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
-from apps.leaderboards.models import BoardState, ScoreActionAward, SettlementRequest
+from apps.leaderboards.models import (
+    BatchedRequest,
+    BoardState,
+    QuestionSettlementRequest,
+    ScoreActionAward,
+    SettlementRequest,
+)
 from apps.leaderboards.settlement.outbox import (
+    question_request_enqueue,
     score_awards_enqueue,
     score_projection_flush_enqueue,
     settlement_request_enqueue,
@@ -29,21 +36,30 @@ from apps.leaderboards.settlement.outbox import (
 logger = logging.getLogger(__name__)
 
 
-def settlement_sweep() -> dict:
-    now = timezone.now()
-    timeout = timedelta(seconds=getattr(settings, "SETTLEMENT_STUCK_SECONDS", 300))
+def _stuck(model: type[BatchedRequest], now, timeout: timedelta) -> list[int]:
+    """Requests pending past the timeout (message lost) or in progress with a stale heartbeat (worker gone)."""
     stuck = list(
-        SettlementRequest.objects.filter(
-            Q(status=SettlementRequest.Status.PENDING, updated_at__lt=now - timeout)
-            | Q(status=SettlementRequest.Status.IN_PROGRESS, heartbeat_at__lt=now - timeout)
+        model.objects.filter(
+            Q(status=BatchedRequest.Status.PENDING, updated_at__lt=now - timeout)
+            | Q(status=BatchedRequest.Status.IN_PROGRESS, heartbeat_at__lt=now - timeout)
         )
         .order_by("id")
         .values_list("id", flat=True)[:1000]
     )
     # Touch them so the next sweep waits a full timeout before sending again.
-    SettlementRequest.objects.filter(id__in=stuck, status=SettlementRequest.Status.PENDING).update(updated_at=now)
+    model.objects.filter(id__in=stuck, status=BatchedRequest.Status.PENDING).update(updated_at=now)
+    return stuck
+
+
+def settlement_sweep() -> dict:
+    now = timezone.now()
+    timeout = timedelta(seconds=getattr(settings, "SETTLEMENT_STUCK_SECONDS", 300))
+    stuck = _stuck(SettlementRequest, now, timeout)
     for request_id in stuck:
         settlement_request_enqueue(request_id=request_id)
+    questions = _stuck(QuestionSettlementRequest, now, timeout)
+    for request_id in questions:
+        question_request_enqueue(request_id=request_id)
 
     # One job per tournament applies all of its pending awards in batches.
     awards = sorted(
@@ -55,7 +71,7 @@ def settlement_sweep() -> dict:
     for tournament_id in awards:
         score_awards_enqueue(tournament_id=tournament_id, coalesce=False)
 
-    stale = []
+    stale, owed = [], []
     if projection_enabled():
         stale = list(BoardState.objects.filter(projection_stale=True).values_list("tournament_id", flat=True))
         for tournament_id in stale:
@@ -63,12 +79,13 @@ def settlement_sweep() -> dict:
         owed = _owing_tournaments(exclude=set(stale))
         for tournament_id in owed:
             score_projection_flush_enqueue(tournament_id=tournament_id)
-    if stuck or awards or stale or owed:
+    if stuck or questions or awards or stale or owed:
         logger.warning(
-            "sweeper re-sent %s settlements, the awards of %s tournaments, %s rebuilds, %s owed projections",
-            len(stuck), len(awards), len(stale), len(owed),
+            "sweeper re-sent %s settlements, %s question settlements, the awards of %s tournaments, %s rebuilds, "
+            "%s owed projections",
+            len(stuck), len(questions), len(awards), len(stale), len(owed),
         )  # fmt: skip
-    return {"settlements": stuck, "awards": awards, "rebuilds": stale, "owed": owed}
+    return {"settlements": stuck, "questions": questions, "awards": awards, "rebuilds": stale, "owed": owed}
 
 
 def _owing_tournaments(*, exclude: set[int]) -> list[int]:

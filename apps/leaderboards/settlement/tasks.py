@@ -9,6 +9,8 @@ Task names keep the `apps.leaderboards.tasks` prefix the queues route on.
 """
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from celery.signals import worker_ready, worker_shutting_down
 
@@ -22,9 +24,15 @@ from apps.leaderboards.settlement.outbox import (
     score_projection_flush_enqueue,
     score_projection_flush_queued_clear,
 )
-from apps.leaderboards.settlement.operations import settlement_request_fail, settlement_request_note_error
-from apps.leaderboards.settlement.outbox import settlement_request_enqueue
+from apps.leaderboards.settlement.operations import (
+    question_request_fail,
+    question_request_note_error,
+    settlement_request_fail,
+    settlement_request_note_error,
+)
+from apps.leaderboards.settlement.outbox import question_request_enqueue, settlement_request_enqueue
 from apps.leaderboards.settlement.runner import ClaimLost
+from apps.leaderboards.settlement.runner import question_settlement_run as question_run
 from apps.leaderboards.settlement.runner import settlement_run as run
 from apps.leaderboards.settlement.shutdown import worker_stop_announce, worker_stop_clear, worker_stopping
 from apps.leaderboards.settlement.sweeper import settlement_sweep as sweep
@@ -44,14 +52,56 @@ logger = logging.getLogger(__name__)
     max_retries=None,  # counted against SETTLEMENT_MAX_RETRIES below, read at run time
 )
 def settlement_run(self, request_id: int) -> str:
-    retries = self.request.retries or 0
-    hostname = self.request.hostname
+    return _request_run(self, request_id=request_id, job=MATCH_REQUESTS)
+
+
+@app.task(
+    bind=True,
+    name="apps.leaderboards.tasks.question_settlement_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def question_settlement_run(self, request_id: int) -> str:
+    return _request_run(self, request_id=request_id, job=QUESTION_REQUESTS)
+
+
+@dataclass(frozen=True)
+class _Requests:
+    """The services one kind of settlement request's task calls."""
+
+    label: str
+    run: Callable
+    fail: Callable
+    note_error: Callable
+    enqueue: Callable
+
+
+MATCH_REQUESTS = _Requests(
+    label="settlement request",
+    run=run,
+    fail=settlement_request_fail,
+    note_error=settlement_request_note_error,
+    enqueue=settlement_request_enqueue,
+)
+QUESTION_REQUESTS = _Requests(
+    label="question settlement request",
+    run=question_run,
+    fail=question_request_fail,
+    note_error=question_request_note_error,
+    enqueue=question_request_enqueue,
+)
+
+
+def _request_run(task, *, request_id: int, job: _Requests) -> str:
+    retries = task.request.retries or 0
+    hostname = task.request.hostname
     while True:
         try:
-            report = run(
+            report = job.run(
                 request_id=request_id,
-                worker=self.request.id,
-                should_stop=None if self.request.is_eager else lambda: worker_stopping(worker=hostname),
+                worker=task.request.id,
+                should_stop=None if task.request.is_eager else lambda: worker_stopping(worker=hostname),
             )
         except ClaimLost as exc:
             # Someone else runs it now; their run finishes it.
@@ -61,27 +111,27 @@ def settlement_run(self, request_id: int) -> str:
         except SETTLEMENT_RETRY.transient as exc:
             error = f"{type(exc).__name__}: {exc}"
             if SETTLEMENT_RETRY.exhausted(retries):
-                logger.error("settlement request %s failed after %s retries: %s", request_id, retries, error)
-                _park(settlement_request_fail, request_id, error)
+                logger.error("%s %s failed after %s retries: %s", job.label, request_id, retries, error)
+                _park(job.fail, request_id, error)
                 metrics.settlement_outcomes.labels(outcome="failed").inc()
                 return "failed"
-            logger.warning("settlement request %s will retry (%s): %s", request_id, retries + 1, error)
-            _park(settlement_request_note_error, request_id, error)
+            logger.warning("%s %s will retry (%s): %s", job.label, request_id, retries + 1, error)
+            _park(job.note_error, request_id, error)
             metrics.settlement_outcomes.labels(outcome="retry").inc()
-            if self.request.is_eager:
+            if task.request.is_eager:
                 # No broker to come back through (the embedded default): retry here.
                 retries += 1
                 continue
-            raise SETTLEMENT_RETRY.retry(self, exc)
+            raise SETTLEMENT_RETRY.retry(task, exc)
         except Exception as exc:
             # Not a passing failure (a bug, bad data): park it at once with the trace in the log.
-            logger.exception("settlement request %s failed", request_id)
-            _park(settlement_request_fail, request_id, f"{type(exc).__name__}: {exc}")
+            logger.exception("%s %s failed", job.label, request_id)
+            _park(job.fail, request_id, f"{type(exc).__name__}: {exc}")
             metrics.settlement_outcomes.labels(outcome="failed").inc()
             return "failed"
         if report.outcome == "handed_back":
             # Back to the queue at once: another worker (or this one, restarted) resumes at the cursor.
-            settlement_request_enqueue(request_id=request_id)
+            job.enqueue(request_id=request_id)
             metrics.settlement_outcomes.labels(outcome="handed_back").inc()
             return report.outcome
         metrics.settlement_outcomes.labels(outcome="success" if report.outcome == "done" else "noop").inc()
@@ -101,7 +151,7 @@ def _park(function, request_id: int, error: str) -> None:
     try:
         function(request_id=request_id, error=error)
     except Exception as exc:  # the database itself may be away; the sweeper finds the request later
-        logger.error("could not record the error of settlement request %s: %s", request_id, exc)
+        logger.error("could not record the error of request %s: %s", request_id, exc)
 
 
 @app.task(

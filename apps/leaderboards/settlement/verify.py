@@ -3,7 +3,9 @@
 Expected totals are derived the way settlement applies them: each guess scored
 by the request that holds its match (the last done one; for a request stopped
 half-way, its own scoring up to its cursor and the previous one beyond), plus
-applied score-action awards. Nothing here is stored per guess.
+applied score-action awards, plus the points of bonus answers, each by the
+request that holds its question in the same way. Nothing here is stored per
+guess or answer.
 """
 
 from collections.abc import Iterator
@@ -12,13 +14,21 @@ from dataclasses import dataclass
 from django.db import connection
 
 from apps.guesses.models import Guess
-from apps.leaderboards.models import ROUND_EARNED_SQL, RoundStanding, ScoreActionAward, SettlementRequest, Standing
+from apps.leaderboards.models import (
+    ROUND_EARNED_SQL,
+    QuestionSettlementRequest,
+    RoundStanding,
+    ScoreActionAward,
+    SettlementRequest,
+    Standing,
+)
 from apps.leaderboards.boards.keys import BoardKey, leagues_ready_key, ready_key
 from apps.leaderboards.boards.projection_read import projection_enabled, redis_client, zscore_split
 from apps.leaderboards.boards.projection_write import round_ids_with_rows
+from apps.leaderboards.settlement.question_sql import AppliedAnswer, answer_points_sql
 from apps.leaderboards.settlement.sql import MOVED, ZERO, Applied, score_sql
 from apps.leagues.models import League, LeagueMembership
-from apps.matches.models import Match
+from apps.matches.models import BonusAnswer, Match
 
 DIFFERENCE_LIMIT = 100
 STREAM_CHUNK = 10_000
@@ -60,6 +70,49 @@ def _match_states(tournament_id: int) -> list[tuple[int, Applied | None, Applied
         if done is not None and done.applies_points:
             states.append((match_id, Applied.of_request(done), None, None))
     return states
+
+
+def _question_states(tournament_id: int) -> list[tuple[int, AppliedAnswer | None, AppliedAnswer | None, int | None]]:
+    """Per question with anything applied: (question id, held, previous, cursor), as `_match_states` for matches."""
+    states = []
+    question_ids = (
+        QuestionSettlementRequest.objects.filter(question__tournament_id=tournament_id)
+        .order_by()
+        .values_list("question_id", flat=True)
+        .distinct()
+    )
+    for question_id in question_ids:
+        requests = QuestionSettlementRequest.objects.filter(question_id=question_id).select_related("base")
+        half = (
+            requests.filter(started_at__isnull=False)
+            .exclude(status__in=[QuestionSettlementRequest.Status.DONE, QuestionSettlementRequest.Status.SUPERSEDED])
+            .order_by("id")
+            .first()
+        )
+        if half is not None:
+            states.append(
+                (question_id, AppliedAnswer.of_request(half), AppliedAnswer.of_request(half.base), half.cursor)
+            )
+            continue
+        done = requests.filter(status=QuestionSettlementRequest.Status.DONE).order_by("-finished_at", "-id").first()
+        if done is not None and done.applies_points:
+            states.append((question_id, AppliedAnswer.of_request(done), None, None))
+    return states
+
+
+def _answer_terms(states) -> tuple[list[str], list]:
+    """One SELECT per question giving (member_id, points, 0, 0, 0) of its answers: points only."""
+    selects, params = [], []
+    for question_id, held, previous, cursor in states:
+        now, before = answer_points_sql(held), answer_points_sql(previous)
+        points = now if cursor is None else f"CASE WHEN a.member_id <= {int(cursor)} THEN {now} ELSE {before} END"
+        if points == "0":
+            continue
+        selects.append(
+            f"SELECT a.member_id, {points}, 0, 0, 0 FROM {BonusAnswer._meta.db_table} a WHERE a.question_id = %s"
+        )
+        params.append(question_id)
+    return selects, params
 
 
 def _guess_terms(states, round_id: int | None) -> tuple[list[str], list]:
@@ -115,6 +168,9 @@ def standings_verify_database(*, tournament_id: int) -> list[Difference]:
         f"WHERE tournament_id = %s AND status = %s"
     )
     params += [tournament_id, ScoreActionAward.Status.APPLIED]
+    answer_selects, answer_params = _answer_terms(_question_states(tournament_id))
+    selects += answer_selects
+    params += answer_params
     expected = (
         f"SELECT member_id, SUM(p), SUM(e), SUM(o), SUM(l) FROM ("
         + " UNION ALL ".join(selects)

@@ -1,4 +1,5 @@
-"""Load the demo: two World Cups, a few hundred members with guesses, leagues and, on a development machine, a staff account.
+"""Load the demo: two World Cups, a few hundred members with guesses and bonus answers, leagues and, on a
+development machine, a staff account.
 
 Idempotent: a second run finds everything in place and changes nothing. Kickoffs
 of the 2026 tournament are moved so its first match starts about an hour after
@@ -26,7 +27,8 @@ from apps.guesses.models import Guess
 from apps.ingestion.services import ingestion_run
 from apps.leagues.models import League, LeagueMembership
 from apps.leagues.services import league_join
-from apps.matches.models import Match, Tournament
+from apps.matches.models import BonusAnswer, BonusQuestion, Match, Team, Tournament
+from apps.matches.question_services import bonus_question_create
 from apps.matches.services import participation_join
 from apps.members.models import Member
 from apps.members.services import member_names_fold
@@ -74,6 +76,12 @@ LEAGUES = (
     ("Replay Rivals", "DEMO-REPLAY-RIVALS", "world-cup-2022-replay", 60, 2),
 )
 
+# (text, kind, points, who settles it): both are answered by the final, so the replay settles them at its end.
+QUESTIONS = (
+    ("Who wins the tournament?", BonusQuestion.Kind.TEAM, 10, BonusQuestion.AnsweredBy.TOURNAMENT_WINNER),
+    ("How many goals in the final?", BonusQuestion.Kind.NUMBER, 5, BonusQuestion.AnsweredBy.FINAL_GOALS),
+)
+
 # Goals a fan guesses for one side: mostly 0 to 2, sometimes more.
 _GOAL_WEIGHTS = (26, 36, 22, 10, 4, 2)
 
@@ -106,6 +114,9 @@ class Command(BaseCommand):
         self._step("guessing every scheduled match")
         for tournament in tournaments:
             self._guess(tournament=tournament, members=people, seed=seed)
+        self._step("bonus questions and answers")
+        for tournament in tournaments:
+            self._ask(tournament=tournament, members=people, seed=seed)
         self._step("leagues")
         self._load_leagues(members=people)
         admin_password = None
@@ -247,6 +258,36 @@ class Command(BaseCommand):
         Guess.objects.bulk_create(guesses, batch_size=2000, ignore_conflicts=True)
         added = Guess.objects.filter(match__tournament=tournament).count() - before
         self.stdout.write(f"  {tournament.name}: {len(matches)} open matches, {added} new guesses")
+
+    def _ask(self, *, tournament: Tournament, members: list[Member], seed: int) -> None:
+        """The two questions of `QUESTIONS`, closing at the first kickoff, and one answer from every member."""
+        first = Match.objects.filter(tournament=tournament).order_by("kickoff_at").values_list("kickoff_at", flat=True)
+        closes_at = first[0] if first else (tournament.starts_at or timezone.now())
+        questions = []
+        for text, kind, points, answered_by in QUESTIONS:
+            question = BonusQuestion.objects.filter(tournament=tournament, answered_by=answered_by).first()
+            if question is None:
+                question = bonus_question_create(
+                    tournament_id=tournament.pk, text=text, kind=kind, points=points, closes_at=closes_at,
+                    answered_by=answered_by, actor="command:load_demo",
+                )  # fmt: skip
+            questions.append(question)
+        teams = list(Team.objects.filter(tournament=tournament).order_by("id").values_list("pk", flat=True))
+        answers = []
+        for member in members:
+            rng = random.Random(f"{seed}:{member.username}:{tournament.slug}:questions")
+            for question in questions:
+                if question.kind == BonusQuestion.Kind.TEAM:
+                    if teams:
+                        answers.append(BonusAnswer(question=question, member=member, team_id=rng.choice(teams)))
+                else:
+                    answers.append(BonusAnswer(question=question, member=member, number=rng.choice(range(7))))
+        # In bulk, as the guesses: the members joined above, and the answers
+        # are the same on every run (a second load adds none).
+        before = BonusAnswer.objects.filter(question__tournament=tournament).count()
+        BonusAnswer.objects.bulk_create(answers, batch_size=2000, ignore_conflicts=True)
+        added = BonusAnswer.objects.filter(question__tournament=tournament).count() - before
+        self.stdout.write(f"  {tournament.name}: {len(questions)} questions, {added} new answers")
 
     # --- leagues and staff --------------------------------------------------
 

@@ -6,6 +6,8 @@ moves goal by goal in between, and every result goes through the same
 settlement path as a real provider's. Between ticks the command sleeps until
 the next kickoff, goal or final whistle on the compressed timeline (at most
 --interval seconds), so a quiet stretch of the tournament costs no executions.
+When the last match is finished, the bonus questions its final answers (the
+winner, the goals) are settled.
 """
 
 import signal
@@ -21,6 +23,7 @@ from apps.ingestion.models import DataSource, Execution
 from apps.ingestion.providers.replay import DEFAULT_LEAD_SECONDS
 from apps.ingestion.services import ingestion_run
 from apps.matches.models import Match, Tournament
+from apps.matches.question_services import bonus_questions_settle_from_final
 
 # Ticks land just after a transition, never just before it.
 _AFTER = timedelta(milliseconds=50)
@@ -113,6 +116,7 @@ class Command(BaseCommand):
             if complete:
                 if not announced_end:
                     self.stdout.write(self.style.SUCCESS("The replay has played to the end."))
+                    self._settle_questions(slug)
                     announced_end = True
                 if exit_when_finished:
                     return
@@ -120,6 +124,12 @@ class Command(BaseCommand):
                 continue
             self._stop.wait(timeout=self._remaining(deadline, self._pause(slug, interval=interval)))
         self.stdout.write("Replay stopped; it continues from here when started again.")
+
+    def _settle_questions(self, slug: str) -> None:
+        tournament_id = Tournament.objects.filter(slug=slug).values_list("pk", flat=True).first()
+        settled = bonus_questions_settle_from_final(tournament_id=tournament_id, actor="command:run_replay")
+        if settled:
+            self.stdout.write(f"Settled {settled} bonus question(s) with the final's result.")
 
     @staticmethod
     def _remaining(deadline, pause: float) -> float:

@@ -1,21 +1,22 @@
-"""Settlement: apply one settlement request of a match to every standing, exactly once.
+"""The loop every settlement request runs, whatever it settles (a match's result, a bonus question's answer).
 
-The path of a request (ARCHITECTURE.md "The path of a finished match"):
-
-1. Take the tournament lock (settlement_locks): one writer per tournament, so
-   batches never deadlock and projection writes land in commit order.
+1. Take the tournament lock: one writer per tournament, so batches never
+   deadlock and projection writes land in commit order.
 2. Claim the request by compare-and-swap on its status, fixing what it
-   applies (result, scoring, multiplier, round) and what it moves from (the
-   last done request of the match). A newer request of the same match
-   supersedes a pending one; an older one left half-way is finished first.
-3. Walk the match's guesses in keyset batches of member ids. Each batch moves
-   standings and round standings by (new - old) in one statement and commits
-   together with the progress cursor, so a job killed anywhere and run again
-   applies every guess exactly once.
+   applies and what it moves from (the last done request of the same match
+   or question). A newer request of the same subject supersedes a pending
+   one; an older one left half-way is finished first.
+3. Walk the subject's rows (guesses, answers) in keyset batches of member
+   ids. Each batch moves standings by (new - old) in one statement and
+   commits together with the progress cursor, so a job killed anywhere and
+   run again applies every row exactly once.
 4. After each commit, a background thread moves the Redis projection with the
    absolute totals the batch returned, while the next batch runs in the
    database. A Redis failure never stops settlement: the projection is marked
    stale and rebuilt.
+
+What differs per subject (what a claim fixes, the batch statement, what
+"done" records) is a `Job`; `runner.matches` and `runner.questions` build theirs.
 """
 
 import logging
@@ -25,13 +26,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from prometheus_client import Counter
 
-from apps.leaderboards.achievements.evaluate import achievements_after_request
 from apps.leaderboards.boards.keys import ROUND, BoardKey
 from apps.leaderboards.boards.locks import tournament_lock
 from apps.leaderboards.boards.metrics import redis_write_errors, timed
@@ -46,20 +48,16 @@ from apps.leaderboards.boards.projection_write import (
     KIND_TOURNAMENT,
     projection_mark_stale,
     projection_move,
-    projection_state_write,
 )
 from apps.leaderboards.boards.services import projection_rebuild_enqueue
 from apps.leaderboards.boards.signals import boards_changed_send
-from apps.leaderboards.models import BoardState, SettlementRequest
+from apps.leaderboards.models import BatchedRequest, BoardState
 from apps.leaderboards.settlement import metrics
-from apps.leaderboards.settlement.in_play import live_matches_refresh
-from apps.leaderboards.settlement.sql import Applied, BatchPlan
-from apps.matches.models import Match
-from apps.matches.services import match_settled_mark
 
 logger = logging.getLogger(__name__)
 
-UNFINISHED = (SettlementRequest.Status.PENDING, SettlementRequest.Status.IN_PROGRESS, SettlementRequest.Status.FAILED)
+Status = BatchedRequest.Status
+UNFINISHED = (Status.PENDING, Status.IN_PROGRESS, Status.FAILED)
 
 
 class ClaimLost(Exception):
@@ -74,133 +72,125 @@ class HandedBack(Exception):
 class RunReport:
     outcome: str  # "done", "noop" (already done or superseded), "handed_back" (stopped, pending again)
     request_id: int
-    guesses: int = 0
+    rows: int = 0  # guesses or answers walked
     standings: int = 0
     seconds: float = 0.0
     boards: set[BoardKey] = field(default_factory=set)
+
+
+class Plan(Protocol):
+    """The statements of one request's batches (sql.BatchPlan, question_sql.AnswerPlan)."""
+
+    def bounds(self, *, lo: int, size: int) -> tuple[int, int]: ...
+
+    def apply(self, *, lo: int, hi: int) -> list[tuple]: ...
+
+    def current(self, *, lo: int, hi: int) -> list[tuple]: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one kind of request does differently inside the shared loop."""
+
+    model: type[BatchedRequest]
+    subject: str  # the field naming what the request settles: "match_id", "question_id"
+    walked_field: str  # the progress counter of rows walked
+    walked_metric: Counter
+    tournament_of: Callable[[BatchedRequest], int]
+    # In the claim's transaction, on a first claim: the fields it fixes
+    # (what it applies, the request it moves from).
+    fix: Callable[[BatchedRequest], dict]
+    plan: Callable[[BatchedRequest, int], Plan]  # (claimed request, tournament id)
+    # In the transaction that marks the request done.
+    done: Callable[[BatchedRequest], None]
+    # Once claimed, before the first batch, under the tournament lock: (tournament id, projection healthy).
+    claimed: Callable[[int, bool], None] | None = None
+    # After done, still under the tournament lock: (the request, tournament id, projection healthy).
+    after: Callable[[BatchedRequest, int, bool], None] | None = None
+    metric_kind: Callable[[BatchedRequest], str] = lambda request: "settle"
+    # Rows the claim locks with the request (select_related under FOR UPDATE).
+    claim_locks: tuple[str, ...] = ()
 
 
 def batch_size() -> int:
     return int(getattr(settings, "SETTLEMENT_BATCH_SIZE", 25_000))
 
 
-def applied_target(*, match: Match, kind: str) -> Applied | None:
-    """What a request made now applies: the counted result and scoring, or nothing (a void or unstarted match).
-
-    A match in play applies its current counted score as live points; a
-    request claimed later for the same match moves from it by the difference.
-    """
-    if kind != SettlementRequest.Kind.SETTLE or match.status not in Match.SCORED_STATUSES:
-        return None
-    result = match.counted_score()
-    if result is None:
-        return None
-    tournament = match.tournament
-    return Applied(
-        home=result[0],
-        away=result[1],
-        points_exact=tournament.points_exact,
-        points_goal_difference=tournament.points_goal_difference,
-        points_outcome=tournament.points_outcome,
-        multiplier=match.round.multiplier,
-        round_id=match.round_id,
-        live=match.status == Match.Status.LIVE,
-    )
-
-
-def applied_request(*, match_id: int) -> SettlementRequest | None:
-    """The request whose points the match's guesses currently hold in the standings."""
-    return (
-        SettlementRequest.objects.filter(match_id=match_id, status=SettlementRequest.Status.DONE)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
-
-
-def settlement_run(
-    *, request_id: int, worker: str | None = None, should_stop: Callable[[], bool] | None = None
+def request_run(
+    *, job: Job, request_id: int, worker: str | None = None, should_stop: Callable[[], bool] | None = None
 ) -> RunReport:
-    """Run one settlement request to the end (or find it already done); safe to call any number of times.
+    """Run one request of `job`'s kind to the end (or find it already done); safe to call any number of times.
 
     `should_stop` is asked after every committed batch; when it answers True
     the request goes back to pending with its progress kept, and the report
     says "handed_back": whoever runs it next resumes at its cursor.
     """
     worker = worker or uuid.uuid4().hex
+    model = job.model
     try:
-        request = SettlementRequest.objects.select_related("match").get(pk=request_id)
-    except SettlementRequest.DoesNotExist:
+        request = model.objects.get(pk=request_id)
+    except model.DoesNotExist:
         return RunReport(outcome="noop", request_id=request_id)
-    if request.status in (SettlementRequest.Status.DONE, SettlementRequest.Status.SUPERSEDED):
+    if request.status in (Status.DONE, Status.SUPERSEDED):
         return RunReport(outcome="noop", request_id=request_id)
-    tournament_id = request.match.tournament_id
+    tournament_id = job.tournament_of(request)
+    subject = {job.subject: getattr(request, job.subject)}
     started = time.perf_counter()
     with tournament_lock(tournament_id=tournament_id):
-        # An older request of this match stopped half-way holds part of the
-        # standings at its own result: finish it before moving from it.
+        # An older request of the same subject stopped half-way holds part of
+        # the standings at its own answer: finish it before moving from it.
         older = (
-            SettlementRequest.objects.filter(
-                match_id=request.match_id, id__lt=request.pk, status__in=UNFINISHED, started_at__isnull=False
-            )
+            model.objects.filter(**subject, id__lt=request.pk, status__in=UNFINISHED, started_at__isnull=False)
             .order_by("id")
             .values_list("id", flat=True)
         )
         try:
             for older_id in [*older, request_id]:
                 report = _run_one(
-                    request_id=older_id, tournament_id=tournament_id, worker=worker, should_stop=should_stop
+                    job=job, request_id=older_id, tournament_id=tournament_id, worker=worker, should_stop=should_stop
                 )
         except HandedBack:
             # Every batch so far is committed with its cursor; releasing the
             # claim lets the next runner resume at once instead of waiting for
             # the sweeper to find a stale heartbeat.
-            SettlementRequest.objects.filter(
-                match_id=request.match_id, claimed_by=worker, status=SettlementRequest.Status.IN_PROGRESS
-            ).update(status=SettlementRequest.Status.PENDING, heartbeat_at=timezone.now())
-            logger.info("settlement request %s handed back: its worker is stopping", request_id)
+            model.objects.filter(**subject, claimed_by=worker, status=Status.IN_PROGRESS).update(
+                status=Status.PENDING, heartbeat_at=timezone.now()
+            )
+            logger.info("%s %s handed back: its worker is stopping", model._meta.verbose_name, request_id)
             return RunReport(outcome="handed_back", request_id=request_id)
     report.seconds = time.perf_counter() - started
     if report.outcome == "done":
-        metrics.settlement_seconds.labels(kind=request.kind).observe(report.seconds)
-        if report.seconds > 0 and report.guesses:
-            metrics.settlement_rows_per_second.observe(report.guesses / report.seconds)
+        metrics.settlement_seconds.labels(kind=job.metric_kind(request)).observe(report.seconds)
+        if report.seconds > 0 and report.rows:
+            metrics.settlement_rows_per_second.observe(report.rows / report.seconds)
     return report
 
 
-def _claim(*, request_id: int, worker: str) -> SettlementRequest | None:
+def _claim(*, job: Job, request_id: int, worker: str) -> BatchedRequest | None:
     """Claim `request_id` for `worker`; None when there is nothing to run (done, superseded)."""
+    model = job.model
     now = timezone.now()
     with transaction.atomic():
-        request = SettlementRequest.objects.select_for_update().select_related("match").get(pk=request_id)
-        if request.status in (SettlementRequest.Status.DONE, SettlementRequest.Status.SUPERSEDED):
+        request = model.objects.select_for_update().select_related(*job.claim_locks).get(pk=request_id)
+        if request.status in (Status.DONE, Status.SUPERSEDED):
             return None
         if request.started_at is None:
-            if SettlementRequest.objects.filter(match_id=request.match_id, id__gt=request.pk).exists():
-                # A newer request moves the match straight to its latest state.
-                SettlementRequest.objects.filter(pk=request.pk, status=request.status).update(
-                    status=SettlementRequest.Status.SUPERSEDED, finished_at=now
+            subject = {job.subject: getattr(request, job.subject)}
+            if model.objects.filter(**subject, id__gt=request.pk).exists():
+                # A newer request moves the subject straight to its latest state.
+                model.objects.filter(pk=request.pk, status=request.status).update(
+                    status=Status.SUPERSEDED, finished_at=now
                 )
                 return None
-            match = Match.objects.select_related("tournament", "round").get(pk=request.match_id)
-            target = applied_target(match=match, kind=request.kind)
-            base = applied_request(match_id=request.match_id)
-            claimed = SettlementRequest.objects.filter(pk=request.pk, status=request.status, started_at=None).update(
-                status=SettlementRequest.Status.IN_PROGRESS,
+            claimed = model.objects.filter(pk=request.pk, status=request.status, started_at=None).update(
+                status=Status.IN_PROGRESS,
                 claimed_by=worker,
                 heartbeat_at=now,
                 started_at=now,
                 attempts=F("attempts") + 1,
-                base=base,
-                applied_home=target.home if target else None,
-                applied_away=target.away if target else None,
-                applied_points_exact=target.points_exact if target else None,
-                applied_points_goal_difference=target.points_goal_difference if target else None,
-                applied_points_outcome=target.points_outcome if target else None,
-                applied_multiplier=target.multiplier if target else None,
-                applied_round_id=target.round_id if target else None,
-                applied_live=bool(target and target.live),
                 cursor=0,
                 projected_cursor=0,
+                **job.fix(request),
             )
         else:
             # Resuming: what it applies and where it stopped stay as they are.
@@ -208,30 +198,28 @@ def _claim(*, request_id: int, worker: str) -> SettlementRequest | None:
             # claimant is gone (killed, or its message redelivered to us).
             takeover = connection.vendor == "postgresql" or request.claimed_by == worker or _stale(request, now)
             if not takeover:
-                raise ClaimLost(f"settlement request {request_id} is being run by {request.claimed_by}")
-            claimed = SettlementRequest.objects.filter(
-                pk=request.pk, status=request.status, claimed_by=request.claimed_by
-            ).update(
-                status=SettlementRequest.Status.IN_PROGRESS,
+                raise ClaimLost(f"{model._meta.verbose_name} {request_id} is being run by {request.claimed_by}")
+            claimed = model.objects.filter(pk=request.pk, status=request.status, claimed_by=request.claimed_by).update(
+                status=Status.IN_PROGRESS,
                 claimed_by=worker,
                 heartbeat_at=now,
                 attempts=F("attempts") + 1,
             )
         if claimed != 1:
-            raise ClaimLost(f"settlement request {request_id} changed while being claimed")
-    return SettlementRequest.objects.select_related("base", "match").get(pk=request_id)
+            raise ClaimLost(f"{model._meta.verbose_name} {request_id} changed while being claimed")
+    return model.objects.select_related("base").get(pk=request_id)
 
 
-def _stale(request: SettlementRequest, now: datetime) -> bool:
+def _stale(request: BatchedRequest, now: datetime) -> bool:
     timeout = getattr(settings, "SETTLEMENT_STUCK_SECONDS", 300)
     return request.heartbeat_at is None or (now - request.heartbeat_at).total_seconds() > timeout
 
 
-class _Mover:
+class Mover:
     """Moves the projection one batch behind the database, on one background thread.
 
     At most one move is in flight: submitting waits for the previous one, so
-    memory holds two batches whatever the number of guesses. The live push of
+    memory holds two batches whatever the number of rows. The live push of
     each batch runs on the same thread, right after its move, so neither holds
     up the next batch's database work.
     """
@@ -301,25 +289,23 @@ def _live_boards_of(boards: set[BoardKey]) -> set[BoardKey]:
 
 
 def _run_one(
-    *, request_id: int, tournament_id: int, worker: str, should_stop: Callable[[], bool] | None = None
+    *, job: Job, request_id: int, tournament_id: int, worker: str, should_stop: Callable[[], bool] | None = None
 ) -> RunReport:
-    request = _claim(request_id=request_id, worker=worker)
+    model = job.model
+    request = _claim(job=job, request_id=request_id, worker=worker)
     if request is None:
         return RunReport(outcome="noop", request_id=request_id)
-    plan = BatchPlan(
-        match_id=request.match_id,
-        tournament_id=tournament_id,
-        old=Applied.of_request(request.base),
-        new=Applied.of_request(request),
-    )
+    plan = job.plan(request, tournament_id)
     state, _ = BoardState.objects.get_or_create(tournament_id=tournament_id)
     project = projection_enabled() and not state.projection_stale
     if project and not projection_ready(tournament_id=tournament_id):
         # Sets never built (or lost with Redis): a rebuild after this job covers them.
         project = False
         projection_mark_stale(tournament_id=tournament_id)
-    mover = _Mover(tournament_id=tournament_id, enabled=project)
-    _live_matches_refresh(tournament_id=tournament_id, project=project)
+    mover = Mover(tournament_id=tournament_id, enabled=project)
+    if job.claimed is not None:
+        # Before the first batch: what the answers say the boards are moving to (matches in play).
+        job.claimed(tournament_id, project)
     report = RunReport(outcome="done", request_id=request_id)
     size = batch_size()
     pause = float(getattr(settings, "SETTLEMENT_BATCH_PAUSE_SECONDS", 0) or 0)
@@ -331,12 +317,10 @@ def _run_one(
             with timed(metrics.database_write_seconds), transaction.atomic():
                 _commit_without_waiting_for_disk()
                 cursor, claimed_by, status = (
-                    SettlementRequest.objects.select_for_update()
-                    .values_list("cursor", "claimed_by", "status")
-                    .get(pk=request_id)
+                    model.objects.select_for_update().values_list("cursor", "claimed_by", "status").get(pk=request_id)
                 )
-                if claimed_by != worker or status != SettlementRequest.Status.IN_PROGRESS:
-                    raise ClaimLost(f"settlement request {request_id} was taken over by {claimed_by}")
+                if claimed_by != worker or status != Status.IN_PROGRESS:
+                    raise ClaimLost(f"{model._meta.verbose_name} {request_id} was taken over by {claimed_by}")
                 walked, hi = plan.bounds(lo=cursor, size=size)
                 if not walked:
                     break
@@ -348,15 +332,15 @@ def _run_one(
                     version = BoardState.objects.filter(tournament_id=tournament_id).values_list("version", flat=True)[0]
                 progress = {
                     "cursor": hi,
-                    "guesses_walked": F("guesses_walked") + walked,
+                    job.walked_field: F(job.walked_field) + walked,
                     "standings_moved": F("standings_moved") + moved,
                     "heartbeat_at": now,
                 }
                 if mover.projected_cursor is not None:
                     progress["projected_cursor"] = mover.projected_cursor
-                SettlementRequest.objects.filter(pk=request_id).update(**progress)
-            metrics.settlement_guesses.inc(walked)
-            report.guesses += walked
+                model.objects.filter(pk=request_id).update(**progress)
+            job.walked_metric.inc(walked)
+            report.rows += walked
             report.standings += moved
             if rows:
                 if mover.active:
@@ -365,56 +349,30 @@ def _run_one(
                     boards_changed_send(boards=_live_boards(tournament_id, rows))
             rows = None
             if should_stop is not None and should_stop():
-                raise HandedBack(f"settlement request {request_id} stopped at member {hi}")
+                raise HandedBack(f"{model._meta.verbose_name} {request_id} stopped at member {hi}")
             if pause:
                 time.sleep(pause)
         mover.close()
         with transaction.atomic():
-            finished = SettlementRequest.objects.filter(
-                pk=request_id, status=SettlementRequest.Status.IN_PROGRESS, claimed_by=worker
-            ).update(
-                status=SettlementRequest.Status.DONE,
+            finished = model.objects.filter(pk=request_id, status=Status.IN_PROGRESS, claimed_by=worker).update(
+                status=Status.DONE,
                 finished_at=timezone.now(),
                 heartbeat_at=timezone.now(),
                 projected_cursor=F("cursor") if not mover.failed and project else F("projected_cursor"),
                 last_error="",
             )
             if finished != 1:
-                raise ClaimLost(f"settlement request {request_id} was taken over before it finished")
-            if request.kind == SettlementRequest.Kind.SETTLE and request.applies_points:
-                # Points for this result version are now held: the "settled" predicate turns true.
-                match_settled_mark(match_id=request.match_id, result_version=request.result_version)
-        # Still under the tournament lock: the final results it reads are the ones the standings hold.
-        achievements_after_request(request_id=request_id)
+                raise ClaimLost(f"{model._meta.verbose_name} {request_id} was taken over before it finished")
+            job.done(request)
+        if job.after is not None:
+            job.after(request, tournament_id, project and not mover.failed)
     finally:
         mover.close()
     if mover.failed or not project:
         _request_rebuild(tournament_id)
     report.boards = mover.boards
-    logger.info(
-        "settled %s: %s guesses, %s standings moved", request.idempotency_key, report.guesses, report.standings
-    )
+    logger.info("settled %s: %s rows, %s standings moved", request.idempotency_key, report.rows, report.standings)
     return report
-
-
-def _live_matches_refresh(*, tournament_id: int, project: bool) -> None:
-    """Once a request is claimed: the matches in play its answers show, and the version when they changed.
-
-    Under the tournament lock and before the first batch, so the meta write
-    lands before this request's projection moves and after the last one's.
-    """
-    state = live_matches_refresh(tournament_id=tournament_id)
-    if state is None:
-        return
-    if project:
-        try:
-            projection_state_write(state=state)
-        except RedisError as exc:
-            redis_write_errors.inc()
-            redis_failed(exc)
-            projection_mark_stale(tournament_id=tournament_id)
-    # Live clients reload what changed: a kickoff or final whistle may move no row of the top 10.
-    boards_changed_send(boards={BoardKey.of_tournament(tournament_id)})
 
 
 def _commit_without_waiting_for_disk() -> None:
@@ -431,7 +389,7 @@ def _commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _reproject(*, plan: BatchPlan, mover: _Mover, lo: int, hi: int, state: BoardState) -> None:
+def _reproject(*, plan: Plan, mover: Mover, lo: int, hi: int, state: BoardState) -> None:
     size = batch_size()
     cursor = lo
     while cursor < hi:
