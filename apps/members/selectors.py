@@ -5,7 +5,8 @@ from apps.members.models import Member, Pin
 
 
 def member_get(*, member_id: int) -> Member:
-    member = Member.objects.filter(pk=member_id).first()
+    """An active member; a deactivated one is not found (nobody can follow or pin them)."""
+    member = Member.objects.filter(pk=member_id, is_active=True).first()
     if member is None:
         raise NotFound("member_not_found", "No member has this id.")
     return member

@@ -49,6 +49,9 @@ def test_pinning_an_unknown_member_answers_404_and_yourself_400():
     me = MemberFactory()
     assert_error(member_client(me).put(pin_url(me.id + 1000)), 404, "member_not_found")
     assert_error(member_client(me).put(pin_url(me.id)), 400, "pin_self")
+    # A deactivated member is not found either: nobody follows an account that is gone.
+    gone = MemberFactory(is_active=False)
+    assert_error(member_client(me).put(pin_url(gone.id)), 404, "member_not_found")
     assert not Pin.objects.exists()
 
 
