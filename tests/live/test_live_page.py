@@ -104,6 +104,10 @@ def test_live_page_from_the_web_role_renders_the_snapshot_and_animates_in_the_ne
             expect(over_ws.locator(f"{mine} .points")).to_have_text("0")
             expect(over_sse.locator(f"{mine} .points")).not_to_have_text("0", timeout=15_000)
             expect(over_sse.locator(f"{mine} .rank")).to_have_text("1")
+            # Player 12's first exact hit: the SSE page (signed in as Player 12) lists the achievement.
+            expect(over_sse.locator("#me-achievements li[data-code='first_exact']")).to_have_text(
+                "Achievement: First exact", timeout=15_000
+            )
 
             # A second match kicks off and Player 01's guess is worth 3 live points at 1-0 (goal difference).
             second = in_thread(match_with_exact_guess, board, winners=[board.members[0]])

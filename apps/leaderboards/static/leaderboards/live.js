@@ -280,12 +280,23 @@
     if (conn) { conn.onclose = conn.onerror = conn.onmessage = null; conn.close(); }
   }
 
+  // An achievement just earned: listed under the rank panel, newest first.
+  function showAchievement(message) {
+    var list = $("me-achievements");
+    var item = document.createElement("li");
+    item.dataset.code = message.code;
+    item.textContent = "Achievement: " + message.name;
+    list.insertBefore(item, list.firstChild);
+    list.hidden = false;
+  }
+
   function connectMe() {
     disconnectMe();
     if (!state.access) { state.me.ranks = {}; renderMe(); setMeStatus("idle", "sign in to follow your rank"); return; }
     setMeStatus(state.me.attempt ? "reconnecting" : "connecting");
     var token = "token=" + encodeURIComponent(state.access);
     var receiveMe = function (message) {
+      if (message.type === "achievement") { showAchievement(message); return; }
       if (message.type !== "rank") return;
       var last = state.me.ranks[message.board];
       if (last && message.version < last.version) return;
@@ -301,6 +312,7 @@
       state.me.conn = source;
       source.onopen = function () { setMeStatus("live"); };
       source.addEventListener("rank", function (event) { receiveMe(JSON.parse(event.data)); });
+      source.addEventListener("achievement", function (event) { receiveMe(JSON.parse(event.data)); });
       source.onerror = function () {
         if (state.me.conn !== source) return;
         if (source.readyState === EventSource.CONNECTING) { setMeStatus("reconnecting"); return; }
