@@ -8,9 +8,9 @@ its Redis projection built. The match kicks off (live 0-0), then scores
 `--goals` goals one after another, alternating sides; each goal is recorded
 the way ingestion records it (the score change, its new result version and
 settlement request in one transaction) as soon as the previous goal is
-visible. A goal is visible when Redis answers the boards' matches in play at
-the new score: that is written after the request's last batch is projected
-and its "done" committed, so every board already holds the new ranking.
+visible. A goal is visible when the settlement request of its result version
+is done (its last batch projected into Redis: every board holds the new
+ranking) and Redis answers the boards' matches in play at the new score.
 Prints the time from each score change to visible: p50 and max (kickoff
 apart, its figure alongside).
 
@@ -54,15 +54,19 @@ def live_scores_in_redis(tournament_id: int) -> dict[int, tuple[int, int]]:
     return {m["id"]: (m["home_score"], m["away_score"]) for m in json.loads(raw or "[]")}
 
 
-def wait_visible(tournament_id: int, wanted: dict[int, tuple[int, int]], *, timeout: float = 120) -> float:
-    """Seconds until Redis shows every match of `wanted` in play at its score; raises on a failed request."""
+def wait_visible(tournament_id: int, wanted: dict[int, tuple[int, int, int]], *, timeout: float = 120) -> float:
+    """Seconds until every match of `wanted` ({id: (home, away, result version)}) has that version's request
+    done and Redis shows it in play at that score; raises on a failed request."""
     from apps.leaderboards.models import SettlementRequest
 
     started = time.perf_counter()
     checks = 0
     while True:
         shown = live_scores_in_redis(tournament_id)
-        if all(shown.get(match_id) == wanted_score for match_id, wanted_score in wanted.items()):
+        if all(shown.get(match_id) == (home, away) for match_id, (home, away, _) in wanted.items()) and all(
+            SettlementRequest.objects.filter(match_id=match_id, result_version=version, status="done").exists()
+            for match_id, (_, _, version) in wanted.items()
+        ):
             return time.perf_counter() - started
         checks += 1
         if checks % 200 == 0 and SettlementRequest.objects.filter(
@@ -74,15 +78,19 @@ def wait_visible(tournament_id: int, wanted: dict[int, tuple[int, int]], *, time
         time.sleep(0.005)
 
 
+def _worker_env(args) -> dict:
+    return {"SETTLEMENT_BATCH_SIZE": args.batch_size} if args.batch_size else {}
+
+
 def one(args) -> dict:
     data = benchdb.load(members=args.members, guesses=args.members)
     tournament_id, match_id = data["tournament_id"], data["match_ids"][0]
-    worker = benchdb.Worker(pool="prefork", concurrency=2)
+    worker = benchdb.Worker(pool="prefork", concurrency=2, **_worker_env(args))
     seconds = []
     try:
         started = time.perf_counter()
-        score(match_id, "live", 0, 0)
-        wait_visible(tournament_id, {match_id: (0, 0)})
+        version = score(match_id, "live", 0, 0)
+        wait_visible(tournament_id, {match_id: (0, 0, version)})
         kickoff = time.perf_counter() - started
         home = away = 0
         for goal in range(args.goals):
@@ -91,8 +99,8 @@ def one(args) -> dict:
             else:
                 away += 1
             started = time.perf_counter()
-            score(match_id, "live", home, away)
-            wait_visible(tournament_id, {match_id: (home, away)})
+            version = score(match_id, "live", home, away)
+            wait_visible(tournament_id, {match_id: (home, away, version)})
             seconds.append(time.perf_counter() - started)
             print(f"goal {goal + 1}/{args.goals}: {home}-{away} visible in {seconds[-1]:.2f}s", flush=True)
     finally:
@@ -102,6 +110,7 @@ def one(args) -> dict:
         "scenario": "one",
         "members": args.members,
         "goals": args.goals,
+        "batch_size": args.batch_size,
         "kickoff_seconds": round(kickoff, 3),
         "goal_p50_seconds": round(statistics.median(seconds), 3),
         "goal_max_seconds": round(max(seconds), 3),
@@ -116,15 +125,13 @@ def four(args) -> dict:
 
     data = benchdb.load(members=args.members, guesses=args.members, matches=4)
     tournament_id, match_ids = data["tournament_id"], data["match_ids"]
-    worker = benchdb.Worker(pool="prefork", concurrency=2)
+    worker = benchdb.Worker(pool="prefork", concurrency=2, **_worker_env(args))
     try:
-        for match_id in match_ids:
-            score(match_id, "live", 0, 0)
-        wait_visible(tournament_id, {match_id: (0, 0) for match_id in match_ids})
+        versions = {match_id: score(match_id, "live", 0, 0) for match_id in match_ids}
+        wait_visible(tournament_id, {match_id: (0, 0, versions[match_id]) for match_id in match_ids})
         started = time.perf_counter()
-        for match_id in match_ids:
-            score(match_id, "live", 1, 0)
-        wait_visible(tournament_id, {match_id: (1, 0) for match_id in match_ids})
+        versions = {match_id: score(match_id, "live", 1, 0) for match_id in match_ids}
+        wait_visible(tournament_id, {match_id: (1, 0, versions[match_id]) for match_id in match_ids})
         seconds = time.perf_counter() - started
     finally:
         worker.stop()
@@ -147,6 +154,7 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["one", "four"], default="one")
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--goals", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=None, help="SETTLEMENT_BATCH_SIZE for the worker")
     args = parser.parse_args()
     benchdb.setup()
     benchdb.reset()
