@@ -25,8 +25,38 @@ from apps.leaderboards.settlement.operations import (
 from apps.matches.models import Tournament
 
 
+class _OutboxAdmin(admin.ModelAdmin):
+    """An outbox of batched settlement requests: rows only settlement writes; failed ones are dead letters."""
+
+    ordering = ("-id",)
+    show_full_result_count = False
+    # The service that sends a failed request back to the queue: (request_id, actor).
+    retry_service = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting an applied request would lose what its points were computed from.
+        return False
+
+    # Actions with no permissions listed are open to anyone who may view the list.
+    @admin.action(description="Retry (failed requests resume where they stopped)", permissions=["change"])
+    def retry(self, request, queryset):
+        retried = skipped = 0
+        for request_id in queryset.values_list("pk", flat=True):
+            try:
+                self.retry_service(request_id=request_id, actor=request.user)
+                retried += 1
+            except ApplicationError:
+                skipped += 1
+        self.message_user(
+            request, f"Sent {retried} request(s) back to the queue; {skipped} were not failed.", messages.SUCCESS
+        )
+
+
 @admin.register(SettlementRequest)
-class SettlementRequestAdmin(admin.ModelAdmin):
+class SettlementRequestAdmin(_OutboxAdmin):
     """The settlement outbox. Failed requests are dead letters: read the error, then Retry."""
 
     list_display = (
@@ -43,31 +73,11 @@ class SettlementRequestAdmin(admin.ModelAdmin):
     list_filter = ("status", "kind", "applied_live")
     search_fields = ("=idempotency_key", "=match__id", "=request_id")
     list_select_related = ("match",)
-    ordering = ("-id",)
-    show_full_result_count = False
     actions = ["retry", "settle_again"]
+    retry_service = staticmethod(settlement_request_retry)
     readonly_fields = [field.name for field in SettlementRequest._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_delete_permission(self, request, obj=None):
-        # Deleting an applied request would lose what its points were computed from.
-        return False
-
-    # Actions with no permissions listed are open to anyone who may view the list.
-    @admin.action(description="Retry (failed requests resume where they stopped)", permissions=["change"])
-    def retry(self, request, queryset):
-        retried = skipped = 0
-        for request_id in queryset.values_list("pk", flat=True):
-            try:
-                settlement_request_retry(request_id=request_id, actor=request.user)
-                retried += 1
-            except ApplicationError:
-                skipped += 1
-        self.message_user(
-            request, f"Sent {retried} request(s) back to the queue; {skipped} were not failed.", messages.SUCCESS
-        )
 
     @admin.action(description="Settle the match again now", permissions=["change"])
     def settle_again(self, request, queryset):
@@ -81,7 +91,7 @@ class SettlementRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(QuestionSettlementRequest)
-class QuestionSettlementRequestAdmin(admin.ModelAdmin):
+class QuestionSettlementRequestAdmin(_OutboxAdmin):
     """The outbox of bonus-question settlements. Failed requests are dead letters: read the error, then Retry."""
 
     list_display = (
@@ -89,30 +99,11 @@ class QuestionSettlementRequestAdmin(admin.ModelAdmin):
     )  # fmt: skip
     list_filter = ("status",)
     search_fields = ("=idempotency_key", "=question__id", "=request_id")
-    ordering = ("-id",)
-    show_full_result_count = False
     actions = ["retry"]
+    retry_service = staticmethod(question_request_retry)
     readonly_fields = [field.name for field in QuestionSettlementRequest._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_delete_permission(self, request, obj=None):
-        # Deleting an applied request would lose what its points were computed from.
-        return False
-
-    @admin.action(description="Retry (failed requests resume where they stopped)", permissions=["change"])
-    def retry(self, request, queryset):
-        retried = skipped = 0
-        for request_id in queryset.values_list("pk", flat=True):
-            try:
-                question_request_retry(request_id=request_id, actor=request.user)
-                retried += 1
-            except ApplicationError:
-                skipped += 1
-        self.message_user(
-            request, f"Sent {retried} request(s) back to the queue; {skipped} were not failed.", messages.SUCCESS
-        )
 
 
 @admin.register(BoardState)

@@ -46,58 +46,43 @@ class Difference:
         return f"{self.board} member {self.member_id}: expected {self.expected}, found {self.actual}"
 
 
-def _match_states(tournament_id: int) -> list[tuple[int, Applied | None, Applied | None, int | None]]:
-    """Per match with anything applied: (match id, held, previous, cursor) — cursor None when whole."""
+def _held_states(model, subject: str, applied_of, tournament_id: int) -> list[tuple]:
+    """Per subject (match or question) with anything applied: (subject id, held, previous, cursor).
+
+    The request holding the subject is one stopped half-way (its own result up
+    to its cursor, the previous one beyond: cursor set), else the last one done
+    (cursor None: whole). `applied_of` turns a request into what it applies.
+    """
     states = []
-    match_ids = (
-        SettlementRequest.objects.filter(match__tournament_id=tournament_id)
+    subject_ids = (
+        model.objects.filter(**{f"{subject}__tournament_id": tournament_id})
         .order_by()
-        .values_list("match_id", flat=True)
+        .values_list(f"{subject}_id", flat=True)
         .distinct()
     )
-    for match_id in match_ids:
-        requests = SettlementRequest.objects.filter(match_id=match_id).select_related("base")
+    for subject_id in subject_ids:
+        requests = model.objects.filter(**{f"{subject}_id": subject_id}).select_related("base")
         half = (
             requests.filter(started_at__isnull=False)
-            .exclude(status__in=[SettlementRequest.Status.DONE, SettlementRequest.Status.SUPERSEDED])
+            .exclude(status__in=[model.Status.DONE, model.Status.SUPERSEDED])
             .order_by("id")
             .first()
         )
         if half is not None:
-            states.append((match_id, Applied.of_request(half), Applied.of_request(half.base), half.cursor))
+            states.append((subject_id, applied_of(half), applied_of(half.base), half.cursor))
             continue
-        done = requests.filter(status=SettlementRequest.Status.DONE).order_by("-finished_at", "-id").first()
+        done = requests.filter(status=model.Status.DONE).order_by("-finished_at", "-id").first()
         if done is not None and done.applies_points:
-            states.append((match_id, Applied.of_request(done), None, None))
+            states.append((subject_id, applied_of(done), None, None))
     return states
+
+
+def _match_states(tournament_id: int) -> list[tuple[int, Applied | None, Applied | None, int | None]]:
+    return _held_states(SettlementRequest, "match", Applied.of_request, tournament_id)
 
 
 def _question_states(tournament_id: int) -> list[tuple[int, AppliedAnswer | None, AppliedAnswer | None, int | None]]:
-    """Per question with anything applied: (question id, held, previous, cursor), as `_match_states` for matches."""
-    states = []
-    question_ids = (
-        QuestionSettlementRequest.objects.filter(question__tournament_id=tournament_id)
-        .order_by()
-        .values_list("question_id", flat=True)
-        .distinct()
-    )
-    for question_id in question_ids:
-        requests = QuestionSettlementRequest.objects.filter(question_id=question_id).select_related("base")
-        half = (
-            requests.filter(started_at__isnull=False)
-            .exclude(status__in=[QuestionSettlementRequest.Status.DONE, QuestionSettlementRequest.Status.SUPERSEDED])
-            .order_by("id")
-            .first()
-        )
-        if half is not None:
-            states.append(
-                (question_id, AppliedAnswer.of_request(half), AppliedAnswer.of_request(half.base), half.cursor)
-            )
-            continue
-        done = requests.filter(status=QuestionSettlementRequest.Status.DONE).order_by("-finished_at", "-id").first()
-        if done is not None and done.applies_points:
-            states.append((question_id, AppliedAnswer.of_request(done), None, None))
-    return states
+    return _held_states(QuestionSettlementRequest, "question", AppliedAnswer.of_request, tournament_id)
 
 
 def _answer_terms(states) -> tuple[list[str], list]:
