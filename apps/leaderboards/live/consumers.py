@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.common.errors import ApplicationError
 from apps.leaderboards.boards.keys import BoardKey
-from apps.leaderboards.live.frames import Frame
+from apps.leaderboards.live.frames import Frame, MemberMessage
 from apps.leaderboards.live.hub import CLOSE_ACCESS_REVOKED, AccessEnded, hub
 from apps.leaderboards.live.limits import CLOSE_TOO_MANY_CONNECTIONS, Slot, client_address
 from apps.leaderboards.live.metrics import LIVE_REFUSED
@@ -36,6 +36,15 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def live_send(self, message: Frame | MemberMessage) -> None:
+        await self.send(text_data=message.text)
+
+    async def _close(self, code: int) -> None:
+        # Once: the hub and the client's own disconnect may both end the stream.
+        if not self.live_closed:
+            self.live_closed = True
+            await self.close(code=code)
 
 
 class LeaderboardConsumer(_LiveConsumer):
@@ -134,18 +143,10 @@ class LeaderboardConsumer(_LiveConsumer):
             return self.board is not None
         return False
 
-    async def live_send(self, frame: Frame) -> None:
-        await self.send(text_data=frame.text)
-
     async def live_close(self, code: int) -> None:
         # The hub detached this client already; no snapshot request is answered from now on.
         self.board = None
         await self._close(code)
-
-    async def _close(self, code: int) -> None:
-        if not self.live_closed:
-            self.live_closed = True
-            await self.close(code=code)
 
 
 class TournamentLeaderboardConsumer(LeaderboardConsumer):
@@ -211,14 +212,7 @@ class MemberRankConsumer(_LiveConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         return
 
-    async def live_send(self, message) -> None:
-        await self.send(text_data=message.text)
-
     async def live_close(self, code: int) -> None:
         self.attached = False
         await self._close(code)
 
-    async def _close(self, code: int) -> None:
-        if not self.live_closed:
-            self.live_closed = True
-            await self.close(code=code)
