@@ -1,14 +1,12 @@
 """Bonus questions over HTTP (API.md "Bonus questions"): the list, answers, the summary, the staff settle."""
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.common.errors import Conflict
 
 from apps.common.models import AuditEntry
 from apps.leaderboards.models import QuestionSettlementRequest, Standing
@@ -16,6 +14,7 @@ from apps.matches.models import BonusAnswer, BonusQuestion, Participation
 from apps.matches.question_services import bonus_answer_submit, bonus_question_settle
 from tests.common.api import anonymous_client, assert_error, member_client
 from tests.factories import MemberFactory, TeamFactory, TournamentFactory
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -159,13 +158,9 @@ def test_a_settle_waits_for_an_answer_change_in_flight_and_a_later_answer_finds_
 
     def settle_once_closed():
         try:
-            while True:
-                try:
-                    bonus_question_settle(question_id=question.id, answer=3)
-                    break
-                except Conflict as exc:  # question_not_closed until the clock passes closes_at
-                    assert exc.code == "question_not_closed", exc
-                    time.sleep(0.05)
+            # Settling before closes_at is refused (question_not_closed): wait for the server clock to pass it.
+            wait_until(lambda: timezone.now() >= question.closes_at, timeout=10, what="the question to close")
+            bonus_question_settle(question_id=question.id, answer=3)
             settled.set()
         finally:
             connection.close()
