@@ -77,3 +77,9 @@ class RetryPolicy:
         """
         retries = task.request.retries or 0
         return task.retry(exc=exc, countdown=self.countdown(retries), max_retries=self.max_retries())
+
+
+# The options of a task that owns its retries (a RetryPolicy counts them at run
+# time): the message is acknowledged only once the task ends, and given back
+# when its worker dies, so a killed job runs again instead of being lost.
+RETRIED_TASK_OPTIONS = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, "max_retries": None}

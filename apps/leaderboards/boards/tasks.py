@@ -4,7 +4,7 @@ import logging
 
 from celery.signals import worker_process_init
 
-from apps.common.retry import TRANSIENT_ERRORS, RetryPolicy
+from apps.common.retry import RETRIED_TASK_OPTIONS, RetryPolicy, TRANSIENT_ERRORS
 from apps.leaderboards.boards.keys import rebuild_queued_key
 from apps.leaderboards.boards.locks import TournamentBusy
 from apps.leaderboards.boards.projection_read import projection_clients_reset, projection_enabled, redis_client
@@ -27,13 +27,7 @@ SETTLEMENT_RETRY = RetryPolicy(
 )
 
 
-@app.task(
-    bind=True,
-    name="apps.leaderboards.tasks.projection_rebuild",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-)
+@app.task(name="apps.leaderboards.tasks.projection_rebuild", **RETRIED_TASK_OPTIONS)
 def projection_rebuild(self, tournament_id: int) -> dict:
     if not projection_enabled():
         return {}

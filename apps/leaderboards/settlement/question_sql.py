@@ -20,7 +20,8 @@ from django.db.models import F
 
 from apps.leaderboards.boards.projection_write import KIND_LEAGUE, KIND_TOURNAMENT
 from apps.leaderboards.models import QuestionSettlementRequest, Standing
-from apps.leagues.models import League, LeagueMembership
+from apps.leaderboards.settlement.sql import keyset_bounds, league_rows_sql
+from apps.leagues.models import LeagueMembership
 from apps.matches.models import BonusAnswer
 
 
@@ -67,14 +68,9 @@ class AnswerPlan:
 
     def bounds(self, *, lo: int, size: int) -> tuple[int, int]:
         """(number of answers, highest member id) of the next batch after `lo`; (0, lo) when none are left."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT COUNT(*), MAX(member_id) FROM (SELECT member_id FROM {BonusAnswer._meta.db_table} "
-                f"WHERE question_id = %s AND member_id > %s ORDER BY member_id LIMIT %s) b",
-                [self.question_id, lo, size],
-            )
-            count, hi = cursor.fetchone()
-        return count, (hi if count else lo)
+        return keyset_bounds(
+            table=BonusAnswer._meta.db_table, subject="question_id", subject_id=self.question_id, lo=lo, size=size
+        )
 
     def apply(self, *, lo: int, hi: int) -> list[tuple]:
         if self.new == self.old:
@@ -109,10 +105,7 @@ class AnswerPlan:
             f"RETURNING member_id, points, exact_hits), "
             f"t_all AS (SELECT * FROM u UNION ALL SELECT * FROM i) "
             f"SELECT {KIND_TOURNAMENT}, {t}, member_id, points, exact_hits FROM t_all "
-            # League boards show tournament totals: every league of a moved member moves too.
-            f"UNION ALL SELECT {KIND_LEAGUE}, lm.league_id, t_all.member_id, t_all.points, t_all.exact_hits "
-            f"FROM t_all JOIN {LeagueMembership._meta.db_table} lm ON lm.member_id = t_all.member_id "
-            f"JOIN {League._meta.db_table} l ON l.id = lm.league_id AND l.tournament_id = {t}"
+            f"UNION ALL {league_rows_sql(moved='t_all', tournament_id=t)}"
         )
 
     def _apply_portable(self, *, lo: int, hi: int) -> list[tuple]:

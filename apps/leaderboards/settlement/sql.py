@@ -112,6 +112,31 @@ def score_sql(applied: Applied | None) -> tuple[str, str, str, str]:
     return points, f"CASE WHEN {exact} THEN 1 ELSE 0 END", f"CASE WHEN {outcome} THEN 1 ELSE 0 END", live
 
 
+def keyset_bounds(*, table: str, subject: str, subject_id: int, lo: int, size: int) -> tuple[int, int]:
+    """(number of rows, highest member id) of the next batch of `table`'s rows of one subject after member `lo`;
+    (0, lo) when none are left. Walks the (subject, member) index: the batches of a request are keyset pages."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), MAX(member_id) FROM (SELECT member_id FROM {table} "
+            f"WHERE {subject} = %s AND member_id > %s ORDER BY member_id LIMIT %s) b",
+            [subject_id, lo, size],
+        )
+        count, hi = cursor.fetchone()
+    return count, (hi if count else lo)
+
+
+def league_rows_sql(*, moved: str, tournament_id: int) -> str:
+    """Projection rows of every league of the members in `moved` (a CTE of member_id, points, exact_hits).
+
+    League boards show tournament totals: every league of a moved member moves too.
+    """
+    return (
+        f"SELECT {KIND_LEAGUE}, lm.league_id, {moved}.member_id, {moved}.points, {moved}.exact_hits FROM {moved} "
+        f"JOIN {LeagueMembership._meta.db_table} lm ON lm.member_id = {moved}.member_id "
+        f"JOIN {League._meta.db_table} l ON l.id = lm.league_id AND l.tournament_id = {int(tournament_id)}"
+    )
+
+
 class BatchPlan:
     """The statements of one request, built once and run per batch."""
 
@@ -130,14 +155,7 @@ class BatchPlan:
     # --- bounds ------------------------------------------------------------
     def bounds(self, *, lo: int, size: int) -> tuple[int, int]:
         """(number of guesses, highest member id) of the next batch after `lo`; (0, lo) when none are left."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT COUNT(*), MAX(member_id) FROM (SELECT member_id FROM {Guess._meta.db_table} "
-                f"WHERE match_id = %s AND member_id > %s ORDER BY member_id LIMIT %s) b",
-                [self.match_id, lo, size],
-            )
-            count, hi = cursor.fetchone()
-        return count, (hi if count else lo)
+        return keyset_bounds(table=Guess._meta.db_table, subject="match_id", subject_id=self.match_id, lo=lo, size=size)
 
     # --- the batch -----------------------------------------------------------
     def apply(self, *, lo: int, hi: int) -> list[tuple]:
@@ -226,12 +244,7 @@ class BatchPlan:
                     selects.append(
                         f"SELECT {KIND_ROUND}, {round_id}, member_id, {listed}, exact_hits FROM {prefix}_{part}"
                     )
-        # League boards show tournament totals: every league of a moved member moves too.
-        selects.append(
-            f"SELECT {KIND_LEAGUE}, lm.league_id, t_all.member_id, t_all.points, t_all.exact_hits FROM t_all "
-            f"JOIN {LeagueMembership._meta.db_table} lm ON lm.member_id = t_all.member_id "
-            f"JOIN {League._meta.db_table} l ON l.id = lm.league_id AND l.tournament_id = {t}"
-        )
+        selects.append(league_rows_sql(moved="t_all", tournament_id=t))
         return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL ".join(selects)
 
     def _apply_portable(self, *, lo: int, hi: int) -> list[tuple]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from celery.signals import worker_ready, worker_shutting_down
 
+from apps.common.retry import RETRIED_TASK_OPTIONS
 from apps.leaderboards.boards.tasks import SETTLEMENT_RETRY
 from apps.leaderboards.settlement import metrics
 from apps.leaderboards.boards.projection_write import projection_owed_count
@@ -44,24 +45,12 @@ from scoreboard.celery import app
 logger = logging.getLogger(__name__)
 
 
-@app.task(
-    bind=True,
-    name="apps.leaderboards.tasks.settlement_run",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,  # counted against SETTLEMENT_MAX_RETRIES below, read at run time
-)
+@app.task(name="apps.leaderboards.tasks.settlement_run", **RETRIED_TASK_OPTIONS)
 def settlement_run(self, request_id: int) -> str:
     return _request_run(self, request_id=request_id, job=MATCH_REQUESTS)
 
 
-@app.task(
-    bind=True,
-    name="apps.leaderboards.tasks.question_settlement_run",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-)
+@app.task(name="apps.leaderboards.tasks.question_settlement_run", **RETRIED_TASK_OPTIONS)
 def question_settlement_run(self, request_id: int) -> str:
     return _request_run(self, request_id=request_id, job=QUESTION_REQUESTS)
 
@@ -154,13 +143,7 @@ def _park(function, request_id: int, error: str) -> None:
         logger.error("could not record the error of request %s: %s", request_id, exc)
 
 
-@app.task(
-    bind=True,
-    name="apps.leaderboards.tasks.score_actions_apply",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-)
+@app.task(name="apps.leaderboards.tasks.score_actions_apply", **RETRIED_TASK_OPTIONS)
 def score_actions_apply(self, tournament_id: int) -> dict | str:
     """Apply the tournament's pending awards in batches; a job left with more sends the next one."""
     try:
@@ -172,13 +155,7 @@ def score_actions_apply(self, tournament_id: int) -> dict | str:
     return report
 
 
-@app.task(
-    bind=True,
-    name="apps.leaderboards.tasks.score_action_apply",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-)
+@app.task(name="apps.leaderboards.tasks.score_action_apply", **RETRIED_TASK_OPTIONS)
 def score_action_apply(self, award_id: int) -> str:
     """One award's message, as sent before awards went in batches (kept for messages queued across a deploy)."""
     try:

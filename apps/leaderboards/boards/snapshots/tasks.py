@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
+from apps.common.retry import RETRIED_TASK_OPTIONS
 from apps.leaderboards.boards.snapshots.record import snapshot_record
 from apps.leaderboards.boards.snapshots.selectors import snapshots_due
 from apps.leaderboards.boards.tasks import SETTLEMENT_RETRY
@@ -24,13 +25,7 @@ from scoreboard.celery import app
 logger = logging.getLogger(__name__)
 
 
-@app.task(
-    bind=True,
-    name="apps.leaderboards.tasks.rank_snapshot_record",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-)
+@app.task(name="apps.leaderboards.tasks.rank_snapshot_record", **RETRIED_TASK_OPTIONS)
 def rank_snapshot_record(self, tournament_id: int, trigger: str, local_date: str | None = None) -> dict:
     try:
         snapshot = snapshot_record(
